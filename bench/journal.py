@@ -1,0 +1,345 @@
+"""Journal benchmark: durable appends/s per backend and concurrency, and LookupEvents latency at scale.
+
+Appends: ``c`` tasks share a queue of synthetic entries (bench/_events.py) and each awaits
+``journal.append`` — durable (fsync / WAL flush) before it returns. Baseline, in the same run:
+the same rows inserted raw with ``executemany`` in 2000-row transactions and no durability wait
+(SQLite synchronous=OFF, PostgreSQL synchronous_commit=off), the store's ceiling on this machine.
+
+Lookups: ``--events`` entries spread over 90 days are bulk loaded (indexes dropped, rows
+inserted in large transactions with the journal's own row layout, indexes rebuilt), then the
+LookupEvents handler runs ``--queries`` first pages (MaxResults 50) per attribute kind, one at
+a time, with values sampled from the data: p50 / p99 against the 50 ms target.
+
+    python -m bench.journal                      # both backends, 1 M events
+    python -m bench.journal --events 10000000    # the 10 M figure (tens of GB of disk, long load)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from bench._events import EventFactory, LookupValues
+from tests.unit.history.support import lookup
+from tests.unit.journal.support import Backend, backend_of
+from trailkeeper.journal import _pg_schema, _sqlite_schema
+from trailkeeper.journal._pg_rows import insert_events, resource_keys
+from trailkeeper.journal._sqlite_writer import _INSERT_EVENT, _INSERT_RESOURCE
+from trailkeeper.journal.base import JournalEntry, LookupAttribute
+
+__all__ = ["main"]
+
+TARGETS = {"sqlite": 20_000, "postgres": 10_000}  # durable events/s on this 2-core machine (issue 6)
+LOOKUP_TARGET_MS = 50.0
+END_MS = 1_767_225_600_000  # 2026-01-01: "now" for the loaded history
+KINDS: tuple[LookupAttribute | None, ...] = (
+    None, "EventId", "EventName", "ReadOnly", "Username", "AccessKeyId", "EventSource", "ResourceType",
+    "ResourceName",
+)  # fmt: skip
+_INDEX = re.compile(r"CREATE (?:UNIQUE )?INDEX (\w+)", re.IGNORECASE)
+_LOAD_CHUNK = 50_000
+
+
+@dataclass
+class AppendResult:
+    backend: str
+    concurrency: int
+    count: int
+    seconds: float
+    latencies: list[float]
+    commits: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def _pct(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+# -- appends ------------------------------------------------------------------------------------
+
+
+async def _append_run(store: Backend, concurrency: int, entries: list[JournalEntry]) -> AppendResult:
+    async with store.opened() as journal:
+        pending = iter(entries)
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            for entry in pending:  # shared: each task takes the next entry
+                started = time.perf_counter()
+                await journal.append(entry)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        commits = journal.commits
+    return AppendResult(store.kind, concurrency, len(entries), seconds, latencies, commits)
+
+
+def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
+    """events/s for executemany into the same schema, synchronous=OFF, 2000 rows per transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    started = time.perf_counter()
+    for first in range(0, len(entries), 2000):
+        conn.execute("BEGIN")
+        _sqlite_rows(conn, enumerate(entries[first : first + 2000], first + 1))
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return len(entries) / seconds
+
+
+def _raw_rows_postgres(url: str, entries: list[JournalEntry]) -> float:
+    """events/s for executemany into the same schema, synchronous_commit=off, 2000 rows per transaction."""
+    columns = _pg_schema.EVENT_COLUMNS
+    insert_event = f"INSERT INTO events ({columns}) VALUES ({', '.join(['%s'] * 13)})".encode()
+    insert_key = b"INSERT INTO event_resources VALUES (%s, %s, %s, %s, %s, %s)"
+    with psycopg.connect(url) as conn:
+        conn.execute("SET synchronous_commit = off")
+        started = time.perf_counter()
+        for first in range(0, len(entries), 2000):
+            rows = list(enumerate(entries[first : first + 2000], first + 1))
+            with conn.cursor() as cur:
+                cur.executemany(insert_event, [_pg_event_row(seq, e) for seq, e in rows])
+                keys = [k for seq, e in rows for k in _pg_key_rows(seq, e)]
+                if keys:
+                    cur.executemany(insert_key, keys)
+            conn.commit()
+        return len(entries) / (time.perf_counter() - started)
+
+
+def _pg_event_row(seq: int, e: JournalEntry) -> tuple[Any, ...]:
+    flat = [part for pair in e.resources for part in pair]
+    return (seq, e.event_time_ms, e.read_only, e.management, e.event_id, e.account_id, e.region,
+            e.event_name, e.event_source, e.username, e.access_key_id, flat, e.record)  # fmt: skip
+
+
+def _pg_key_rows(seq: int, e: JournalEntry) -> list[tuple[Any, ...]]:
+    if not e.management:
+        return []
+    return [(seq, e.event_time_ms, k, e.account_id, e.region, v) for k, v in resource_keys(e.resources)]
+
+
+async def _appends(kinds: Sequence[str], count: int, tmp: Path, stack: ExitStack) -> list[AppendResult]:
+    factory = EventFactory(seed=1)
+    results: list[AppendResult] = []
+    for kind in kinds:
+        for concurrency in (1, 8, 64):
+            n = max(500, count // 10) if concurrency == 1 else count
+            entries = list(factory.entries(n, END_MS))
+            store = stack.enter_context(backend_of(kind, tmp / f"{kind}-{concurrency}"))
+            results.append(await _append_run(store, concurrency, entries))
+        base = stack.enter_context(backend_of(kind, tmp / f"{kind}-raw"))
+        async with base.opened():  # migrate only
+            pass
+        entries = list(factory.entries(count, END_MS))
+        rate = (
+            _raw_rows_sqlite(Path(base.location), entries)
+            if kind == "sqlite"
+            else _raw_rows_postgres(base.location, entries)
+        )
+        results.append(AppendResult(kind, 0, count, count / rate, [], 0))
+    return results
+
+
+def _append_table(results: list[AppendResult]) -> Table:
+    targets = ", ".join(f"{k} {v:,}/s" for k, v in TARGETS.items())
+    table = Table(title=f"Durable appends (returned after fsync / WAL flush); targets: {targets}")
+    for col in ("backend", "c", "events", "events/s", "÷ target", "÷ raw", "commits", "p50 ms", "p99 ms"):
+        table.add_column(col, justify="right")
+    baselines = {r.backend: r.rate for r in results if r.concurrency == 0}
+    for r in results:
+        if r.concurrency == 0:
+            table.add_row(r.backend, "raw", str(r.count), f"{r.rate:,.0f}", "", "1.00", "", "", "")
+            continue
+        table.add_row(
+            r.backend, str(r.concurrency), str(r.count), f"{r.rate:,.0f}",
+            f"{r.rate / TARGETS[r.backend]:.2f}", f"{r.rate / baselines[r.backend]:.2f}", str(r.commits),
+            f"{_pct(r.latencies, 0.5):.2f}", f"{_pct(r.latencies, 0.99):.2f}",
+        )  # fmt: skip
+    return table
+
+
+# -- lookups ------------------------------------------------------------------------------------
+
+
+def _sqlite_rows(conn: sqlite3.Connection, rows: Iterable[tuple[int, JournalEntry]]) -> None:
+    events, resources = [], []
+    for seq, e in rows:
+        events.append((seq, e.record, e.account_id, e.region, e.event_time_ms, e.event_id, e.event_name,
+                       e.event_source, int(e.read_only), e.username, e.access_key_id,
+                       int(e.management)))  # fmt: skip
+        resources += [
+            (seq, i, e.account_id, e.region, e.event_time_ms, t, n) for i, (t, n) in enumerate(e.resources)
+        ]
+    conn.executemany(_INSERT_EVENT, events)
+    conn.executemany(_INSERT_RESOURCE, resources)
+
+
+def _index_statements(migrations: tuple[tuple[str, ...], ...]) -> list[tuple[str, str]]:
+    return [(m.group(1), s) for step in migrations for s in step if (m := _INDEX.match(s.strip()))]
+
+
+def _load_sqlite(path: Path, entries: Iterable[JournalEntry], console: Console) -> int:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    indexes = _index_statements(_sqlite_schema.MIGRATIONS)
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    seq = 0
+    chunk: list[tuple[int, JournalEntry]] = []
+    for entry in entries:
+        seq += 1
+        chunk.append((seq, entry))
+        if len(chunk) == _LOAD_CHUNK:
+            conn.execute("BEGIN")
+            _sqlite_rows(conn, chunk)
+            conn.execute("COMMIT")
+            chunk.clear()
+    conn.execute("BEGIN")
+    _sqlite_rows(conn, chunk)
+    conn.execute("INSERT OR REPLACE INTO counters VALUES ('seq', ?)", (seq,))
+    conn.execute("COMMIT")
+    console.log(f"sqlite: {seq:,} rows in; rebuilding {len(indexes)} indexes")
+    for _, statement in indexes:
+        conn.execute(statement)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return seq
+
+
+def _load_postgres(url: str, entries: Iterable[JournalEntry], console: Console) -> int:
+    with psycopg.connect(url) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        indexes = _index_statements(_pg_schema.MIGRATIONS)
+        for name, _ in indexes:
+            conn.execute(f"DROP INDEX {name}".encode())
+        conn.commit()
+        seq = 0
+        chunk: list[tuple[int, JournalEntry]] = []
+        for entry in entries:
+            seq += 1
+            chunk.append((seq, entry))
+            if len(chunk) == _LOAD_CHUNK:
+                with conn.cursor() as cur:
+                    insert_events(cur, chunk)
+                conn.commit()
+                chunk.clear()
+        with conn.cursor() as cur:
+            insert_events(cur, chunk)
+            cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (seq,))
+        conn.commit()
+        console.log(f"postgres: {seq:,} rows in; rebuilding {len(indexes)} indexes")
+        for _, statement in indexes:
+            conn.execute(statement.encode())
+            conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")  # what autovacuum would have done by now in production
+    return seq
+
+
+async def _lookup_latencies(
+    store: Backend, values: LookupValues, queries: int, rng: random.Random
+) -> dict[LookupAttribute | None, tuple[list[float], list[int]]]:
+    out: dict[LookupAttribute | None, tuple[list[float], list[int]]] = {}
+    now = {"now": _now()}
+    async with store.opened() as journal:
+        for kind in KINDS:
+            samples = values.by_kind.get(kind, []) if kind else [(a, r, "") for a, r in values.scopes]
+            latencies, sizes = [], []
+            for i in range(queries + 10):  # the first 10 warm the caches and are not counted
+                account, region, value = rng.choice(samples)
+                params: dict[str, Any] = {"MaxResults": 50}
+                if kind is not None:
+                    params["LookupAttributes"] = [{"AttributeKey": kind, "AttributeValue": value}]
+                started = time.perf_counter()
+                page = await lookup(journal, params, account_id=account, region=region, **now)
+                if i >= 10:
+                    latencies.append(time.perf_counter() - started)
+                    sizes.append(len(page["Events"]))
+            out[kind] = (latencies, sizes)
+    return out
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(END_MS / 1000, UTC)
+
+
+async def _lookups(
+    kinds: Sequence[str], events: int, queries: int, tmp: Path, stack: ExitStack, console: Console
+) -> Table:
+    table = Table(title=f"LookupEvents first page (MaxResults 50) at {events:,} stored events, one at a time")
+    for col in (
+        "backend",
+        "attribute",
+        "p50 ms",
+        "p99 ms",
+        f"p99 ≤ {LOOKUP_TARGET_MS:.0f} ms",
+        "events/page",
+    ):
+        table.add_column(col, justify="right")
+    for kind in kinds:
+        factory = EventFactory(seed=2)
+        store = stack.enter_context(backend_of(kind, tmp / f"{kind}-lookups"))
+        async with store.opened():  # migrate only
+            pass
+        started = time.perf_counter()
+        entries = factory.entries(events, END_MS)
+        loaded = (_load_sqlite(Path(store.location), entries, console) if kind == "sqlite"
+                  else _load_postgres(store.location, entries, console))  # fmt: skip
+        console.log(f"{kind}: loaded {loaded:,} events in {time.perf_counter() - started:.0f} s")
+        results = await _lookup_latencies(store, factory.values, queries, random.Random(3))
+        for attribute, (latencies, sizes) in results.items():
+            p99 = _pct(latencies, 0.99)
+            table.add_row(
+                kind, attribute or "(none)", f"{_pct(latencies, 0.5):.2f}", f"{p99:.2f}",
+                "yes" if p99 <= LOOKUP_TARGET_MS else "[red]no[/red]", f"{statistics.mean(sizes):.1f}",
+            )  # fmt: skip
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.journal", description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--appends", type=int, default=30_000, help="appends per run (c=1: a tenth)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="stored events for the lookups")
+    parser.add_argument("--queries", type=int, default=300, help="timed lookups per attribute kind")
+    parser.add_argument("--skip-appends", action="store_true")
+    parser.add_argument("--skip-lookups", action="store_true")
+    parser.add_argument("--dir", type=Path, default=None, help="where SQLite files go (default: a temp dir)")
+    args = parser.parse_args(argv)
+    kinds = [k for k in args.backends.split(",") if k]
+    console = Console()
+    with ExitStack() as stack:
+        tmp = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tk-bench-")))
+        if not args.skip_appends:
+            console.print(_append_table(asyncio.run(_appends(kinds, args.appends, tmp, stack))))
+        if not args.skip_lookups:
+            console.print(asyncio.run(_lookups(kinds, args.events, args.queries, tmp, stack, console)))
+
+
+if __name__ == "__main__":
+    main()

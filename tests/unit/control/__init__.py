@@ -1,0 +1,1 @@
+"""Tests for trailkeeper.control and trailkeeper.organizations."""

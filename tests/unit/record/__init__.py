@@ -1,0 +1,1 @@
+"""Tests of trailkeeper.record and the rules files."""

@@ -1,0 +1,1 @@
+"""Control: the CloudTrail control plane (trails, selectors, status, tags) and its durable state."""

@@ -1,0 +1,1 @@
+"""Delivery: journal → trail log files in buckets, then notifications and streams (SNS, Logs, EventBridge)."""

@@ -1,0 +1,1 @@
+"""Operations trailkeeper answers itself (STS, the CloudTrail API), registered in one table."""
