@@ -3,13 +3,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install serve test lint typecheck unit bench clean
+.PHONY: install browser serve test lint typecheck unit bench clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every dependency to the versions the suite last passed with: botocore's
+# models change weekly, and the rules files are checked against the installed model.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Debian's Chromium for the console's browser tests (Playwright never downloads its own).
+browser:
+	bash scripts/install-browser.sh
 
 install: $(VENV)/.installed
 
@@ -26,7 +32,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest
 
 bench: install

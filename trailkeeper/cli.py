@@ -52,11 +52,81 @@ def _parser() -> argparse.ArgumentParser:
         "--tls-cert", type=Path, default=None, help="PEM certificate: serve HTTPS (records get tlsDetails)"
     )
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for --tls-cert")
+    serve.add_argument(
+        "--no-delivery",
+        action="store_true",
+        help="gateway only: no delivery, digest, sink or retention loops (`trailkeeper deliver` runs them)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _deliver_parser(commands)
     _bucket_parser(commands)
     add_validate_parser(commands)
     add_keys_parser(commands)
     return parser
+
+
+def _deliver_parser(commands: Any) -> None:
+    deliver = commands.add_parser(
+        "deliver", help="delivery worker only: log files, digests, notifications and retention; no HTTP"
+    )
+    deliver.add_argument(
+        "--journal",
+        default=None,
+        metavar="URL",
+        help="the journal gateways write: postgresql://… (or sqlite:PATH)",
+    )
+    deliver.add_argument(
+        "--config", type=Path, default=None, help="TOML config: buckets, sinks, delivery options"
+    )
+    deliver.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="local buckets and digest signing keys (default .trailkeeper)",
+    )
+    deliver.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx and botocore log request URLs and headers at INFO/DEBUG; URLs may carry tokens: keep them quiet.
+    for noisy in ("httpx", "httpcore", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from trailkeeper.services.state import state_backend
+    from trailkeeper.worker import run_worker
+
+    try:
+        settings = load_settings(args.config, data_dir=args.data_dir, journal_url=args.journal)
+    except ConfigError as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 2
+    _setup_logging(args.log_level)
+    state = state_backend(settings)
+    console.print(f"[bold]trailkeeper {__version__}[/bold] delivery worker (no HTTP)")
+    console.print(f"  journal: {settings.journal_url or 'sqlite under ' + str(settings.data_dir.resolve())}")
+    console.print(f"  state: {state.describe()}")
+    console.print(
+        f"  delivers every {settings.delivery.interval_seconds:g}s, digests every "
+        f"{settings.delivery.digest_interval_seconds:g}s; sinks and retention run here too"
+    )
+    if not state.shared:
+        console.print(
+            "  [yellow]note:[/yellow] a SQLite journal is one node's: run this worker only with that "
+            "node's `serve --no-delivery`, never beside another worker"
+        )
+    try:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
+    except Exception as err:  # startup failed: say why, without a traceback for the expected cases
+        console.print(f"[red]error:[/red] delivery worker failed: {err}")
+        return 1
+    return 0
 
 
 def _bucket_parser(commands: Any) -> None:
@@ -134,13 +204,10 @@ def _serve(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {err}")
         console.print("Fix the config file (see README 'Configuration') and start again.")
         return 2
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx and botocore log request URLs and headers at INFO/DEBUG; URLs may carry tokens: keep them quiet.
-    for noisy in ("httpx", "httpcore", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _setup_logging(args.log_level)
     _describe(settings, "https" if args.tls_cert else "http")
+    if args.no_delivery:
+        console.print("  role: gateway only (--no-delivery): run `trailkeeper deliver` for log file delivery")
     # uvicorn's access log would print raw query strings, which for presigned URLs carry
     # signatures and session tokens: it stays off, and the gateway logs what is safe.
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -156,7 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
             "http": TlsDetailsProtocol,
         }
     uvicorn.run(
-        build_app(settings),
+        build_app(settings, background=not args.no_delivery),
         **tls,
         host=settings.host,
         port=settings.port,
@@ -172,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "deliver":
+        return _deliver(args)
     if args.command == "bucket" and args.action == "create":
         return _bucket_create(args)
     if args.command == "validate":

@@ -20,7 +20,6 @@ from trailkeeper.capture.wire import render_error
 from trailkeeper.capture.wire.types import WireResponse
 from trailkeeper.config import Settings
 from trailkeeper.console import ConsoleApp, console_path
-from trailkeeper.control.sqlite_store import SqliteTrailStore
 from trailkeeper.delivery.base import Sink
 from trailkeeper.delivery.notify import SinkRunner
 from trailkeeper.delivery.service import DeliveryService, start_delivery
@@ -30,6 +29,7 @@ from trailkeeper.history.retention import run_retention
 from trailkeeper.integrity.writer import DigestService, start_digests
 from trailkeeper.journal import open_journal
 from trailkeeper.services.registry import AppServices, load_handlers
+from trailkeeper.services.state import StateBackend, state_backend
 from trailkeeper.storage.registry import BucketRegistry
 from trailkeeper.storage.retention import run_local_retention
 
@@ -52,8 +52,14 @@ def _too_large(limit: int) -> AwsError:
 class TrailkeeperApp:
     """ASGI entry point. Components are opened in the lifespan startup and closed at shutdown."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, gateway: bool = True, background: bool = True) -> None:
+        """``gateway``: answer HTTP (AWS APIs, console); ``background``: delivery, digests, sinks, retention.
+
+        ``serve`` runs both; ``serve --no-delivery`` only the gateway and ``deliver`` only the
+        background work (several of each can share one PostgreSQL journal).
+        """
         self.settings = settings
+        self.roles = (gateway, background)
         self.services: AppServices | None = None
         self.gateway: Gateway | None = None
         self._backends: dict[str, Backend] = {}
@@ -62,16 +68,21 @@ class TrailkeeperApp:
         self._digests: DigestService | None = None
         self._sinks: list[Sink] = []
         self._runners: list[SinkRunner] = []
+        self._state: StateBackend | None = None
         self.console: ConsoleApp | None = None
 
     async def startup(self) -> None:
         settings = self.settings
+        gateway, background = self.roles
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         load_handlers()
         journal = open_journal(settings)
         await journal.open()
+        # In the journal, so every node sharing it verifies the temporary credentials any node issued.
         session_key = await journal.get_or_create_secret("sts-session-key", os.urandom(32))
-        trails = SqliteTrailStore(settings.data_dir / "state.sqlite3")
+        self._state = state = state_backend(settings)
+        await state.open()
+        trails = state.trail_store()
         await trails.open()
         buckets = BucketRegistry.from_settings(settings)
         self.services = AppServices(
@@ -82,31 +93,42 @@ class TrailkeeperApp:
             sessions=SessionService(session_key),
             trails=trails,
             buckets=buckets,
+            state=state,
         )
-        upstreams = {u.service: u for u in settings.upstreams}
-        embedded = EmbeddedBackend()
-        for service in BACKEND_SERVICES:
-            self._backends[service] = (
-                UpstreamBackend(upstreams[service]) if service in upstreams else embedded
+        log.info("control-plane state: %s", state.describe())
+        log.info("buckets %s", buckets.describe())
+        if gateway:
+            upstreams = {u.service: u for u in settings.upstreams}
+            embedded = EmbeddedBackend()
+            for service in BACKEND_SERVICES:
+                self._backends[service] = (
+                    UpstreamBackend(upstreams[service]) if service in upstreams else embedded
+                )
+            self.gateway = Gateway(self.services, self._backends)
+            log.info(
+                "journal %s; backends %s",
+                journal.describe(),
+                {k: v.describe() for k, v in self._backends.items()},
             )
-        self.gateway = Gateway(self.services, self._backends)
+        if background:
+            await self._start_background(self.services, buckets)
+        else:
+            log.info("delivery, digests, sinks and retention are off on this node (--no-delivery)")
+        if gateway:
+            self.console = ConsoleApp(self.services)
+            await self.console.open()
+
+    async def _start_background(self, services: AppServices, buckets: BucketRegistry) -> None:
+        settings, journal = self.settings, services.journal
         self._tasks.append(asyncio.create_task(run_retention(journal, days=settings.retention_days)))
         if (bucket_days := settings.delivery.local_retention_days) is not None:
             self._tasks.append(asyncio.create_task(run_local_retention(buckets, days=bucket_days)))
-        log.info("buckets %s", buckets.describe())
-        log.info(
-            "journal %s; backends %s",
-            journal.describe(),
-            {k: v.describe() for k, v in self._backends.items()},
-        )
         # After the trail store and buckets open. The sinks' outbox is the delivery state.
-        self._sinks = build_sinks(settings, self.services)
-        self._delivery = await start_delivery(self.services, self._sinks)
-        if self._delivery is not None and self.services.trails is not None:
-            self._runners = start_runners(self._sinks, self._delivery.state, self.services.trails)
-        self._digests = await start_digests(self.services, self._delivery)  # reads the delivered files
-        self.console = ConsoleApp(self.services)
-        await self.console.open()
+        self._sinks = build_sinks(settings, services)
+        self._delivery = await start_delivery(services, self._sinks)
+        if self._delivery is not None and services.trails is not None:
+            self._runners = start_runners(self._sinks, self._delivery.state, services.trails)
+        self._digests = await start_digests(services, self._delivery)  # reads the delivered files
 
     async def shutdown(self) -> None:
         if self._digests is not None:  # before delivery: it reads the delivery state
@@ -128,6 +150,8 @@ class TrailkeeperApp:
             if self.services.buckets is not None:
                 await self.services.buckets.close()
             await self.services.journal.close()
+        if self._state is not None:
+            await self._state.close()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -147,12 +171,12 @@ class TrailkeeperApp:
         await send_response(send, response)
 
     async def _http(self, scope: dict[str, Any], receive: Any) -> WireResponse:
-        assert self.gateway is not None
         if scope["path"] == HEALTH_PATH:
             body = orjson.dumps(
                 {"status": "ok", "journalWritable": self.services and self.services.journal.writable()}
             )
             return WireResponse(200, {"content-type": "application/json"}, body)
+        assert self.gateway is not None
         try:
             req = await read_request(scope, receive, self.settings.max_body_bytes)
         except BodyTooLarge:
@@ -176,5 +200,5 @@ class TrailkeeperApp:
                 return
 
 
-def build_app(settings: Settings) -> TrailkeeperApp:
-    return TrailkeeperApp(settings)
+def build_app(settings: Settings, *, background: bool = True) -> TrailkeeperApp:
+    return TrailkeeperApp(settings, background=background)

@@ -346,16 +346,6 @@ def _tags_or_error(glue: Any, arn: str) -> dict[str, str] | None:
     return tags
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "B2 (audit evasion): the embedded backend hands moto the raw request, and moto reads a path "
-        "label from the JSON body when one is there; the record is built from the model's parse "
-        "(the path). POST /applications/A/stop with body {'applicationId': B} stops B while the "
-        "record names A. Fix: hand the backend a request re-serialized from the parsed params (or "
-        "strip body members the model binds elsewhere)."
-    ),
-)
 def test_signed_body_members_cannot_steer_the_backend_away_from_the_record(srv: ReliabilityServer) -> None:
     named, hidden = _emr_app(srv.url), _emr_app(srv.url)
     body = json.dumps({"applicationId": hidden}).encode()

@@ -51,11 +51,10 @@ _SETTINGS = {
 }
 
 
-# B1 (reported; see test_backend_services_answer_invalid_params_with_a_4xx): the embedded backend
-# hands moto requests the model says are invalid, moto raises, and the gateway answers 500
-# InternalFailure. While that stands, such answers are counted, not failed; set this to False once
-# the xfail below passes, and every 5xx fails the fuzz tests again.
-B1_OPEN = True
+# B1 (fixed; see test_backend_services_answer_invalid_params_with_a_4xx): the embedded backend was
+# handed requests the model says are invalid, moto raised, and the gateway answered 500. Now the
+# gateway validates every service's input and re-serializes it, so every 5xx fails the fuzz tests.
+B1_OPEN = False
 BACKEND_SERVICES = ("glue", "emr-serverless")
 
 
@@ -174,16 +173,6 @@ B1_CASES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "B1: Glue/EMR Serverless calls missing a required member (or with one of the wrong type) "
-        "reach moto unvalidated; moto raises (AttributeError/TypeError/KeyError) and the gateway "
-        "answers 500 InternalFailure. AWS answers these with a 400 validation error. Fix: run "
-        "validate_required (already used for local services) for backend services too, and hand "
-        "moto a request re-serialized from the parsed params."
-    ),
-)
 @pytest.mark.parametrize(("service", "operation", "params"), B1_CASES, ids=[c[1] for c in B1_CASES])
 def test_backend_services_answer_invalid_params_with_a_4xx(
     fuzz: _Fuzz, service: str, operation: str, params: dict[str, object]

@@ -39,10 +39,10 @@ from tests.reliability._traffic import Answer, Traffic
 from tests.unit.delivery.sinks.farside import MotoServer
 
 REFUSED = (503, "ServiceUnavailableException")
-# B3 (reported; see the xfail at the end): a create reserved before the fault and refused after it
-# ran is answered 503 although executed, and reaches LookupEvents only after a restart. While that
-# stands, such calls are counted and checked after a restart; set False once the xfail passes.
-B3_OPEN = True
+# B3 (fixed; see test_call_executed_while_the_journal_fails_is_recorded_once_it_heals): a create
+# reserved before the fault and refused after it ran reached LookupEvents only after a restart.
+# Now the gateway appends its record once the journal writes again; True restores the old check.
+B3_OPEN = False
 
 
 @pytest.fixture
@@ -244,17 +244,6 @@ class _Gate:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "B3: a mutating call whose reservation was written but whose record cannot be (the journal "
-        "failed while the backend executed it) is answered 503 'it was not executed' although it "
-        "was, and its record (the reservation, outcome unknown) reaches LookupEvents only at the "
-        "next server start: the journal turns reservations into events in open() only. Fix: once "
-        "the journal writes again, turn such reservations into events (or append them on the "
-        "first successful commit), and do not claim 'not executed' after the backend was called."
-    ),
-)
 def test_call_executed_while_the_journal_fails_is_recorded_once_it_heals(tmp_path: Path) -> None:
     shim = build_erofs_shim(tmp_path)
     if shim is None:

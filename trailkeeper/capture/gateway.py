@@ -32,6 +32,7 @@ from trailkeeper.capture.wire import (
     resolve_operation,
     validate_required,
 )
+from trailkeeper.capture.wire.reserialize import canonical_request
 from trailkeeper.capture.wire.types import CallError, Outcome, WireResponse
 from trailkeeper.errors import AwsError, JournalUnavailable, internal_failure, service_unavailable
 from trailkeeper.journal.base import JournalEntry
@@ -87,6 +88,10 @@ class Gateway:
         self._clock = clock
         self._sources = SourceAddress(app.settings.trusted_proxies)
         self.counters = GatewayCounters()
+        # Executed calls whose record could not be appended: their reservation is durable (a
+        # restart turns it into an "outcome unknown" event); the real record goes in as soon as
+        # the journal writes again.
+        self._waiting: dict[str, JournalEntry] = {}
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -117,8 +122,8 @@ class Gateway:
             call.op = resolve_operation(call.entry, call.req)
             call.event_name = call.op.name
             call.params = parse_request(call.entry, call.op, call.req)
-            if call.entry.local:
-                validate_required(call.op, call.params, constraints=call.entry.rules.model_constraints)
+            # Every service checks its input as AWS does, before a backend can trip over it.
+            validate_required(call.op, call.params, constraints=call.entry.rules.model_constraints)
         except AwsError as err:
             call.event_name = call.event_name or _target_name(call.req)
             return await self._record_and_answer(
@@ -136,7 +141,7 @@ class Gateway:
                 self.counters.refused_journal_down += 1
                 return self._error(call.entry, _journal_down(), call.request_id)
         outcome, response = await self._execute(call)
-        return await self._record_and_answer(call, outcome, response)
+        return await self._record_and_answer(call, outcome, response, reserved=not read_only)
 
     async def _execute(self, call: _Call) -> tuple[Outcome, WireResponse]:
         assert call.op is not None
@@ -157,7 +162,9 @@ class Gateway:
                 output = await handler(env, call.params)
                 return Outcome(output=output), render_output(call.entry, call.op, output, call.request_id)
             backend = self._backends[call.entry.name]
-            response = await backend.invoke(BackendCall(call.entry, call.op.name, call.req, call.caller))
+            # The backend gets the call the record describes, serialized afresh from the parsed params.
+            sent = canonical_request(call.entry.protocol, call.op, call.params, call.req)
+            response = await backend.invoke(BackendCall(call.entry, call.op.name, sent, call.caller))
             if 200 <= response.status < 300 and not call.entry.rules.needs_response(call.op.name):
                 return Outcome(), response  # logged with responseElements null: skip parsing the answer
             return parse_backend_response(call.entry, call.op, response), response
@@ -172,7 +179,9 @@ class Gateway:
                 call.entry, failure, call.request_id
             )
 
-    async def _record_and_answer(self, call: _Call, outcome: Outcome, response: WireResponse) -> WireResponse:
+    async def _record_and_answer(
+        self, call: _Call, outcome: Outcome, response: WireResponse, *, reserved: bool = False
+    ) -> WireResponse:
         entry = self._entry_for(call, outcome)
         try:
             await self._app.journal.append(entry)
@@ -180,14 +189,33 @@ class Gateway:
             if entry.read_only and self._app.settings.fail_open_reads:
                 self.counters.unrecorded_fail_open += 1
                 log.warning("answered %s without a record (fail-open read)", call.event_name)
+            elif reserved:  # the backend ran it: say so, and record it once the journal heals
+                self.counters.refused_journal_down += 1
+                self._waiting[entry.event_id] = entry
+                log.error("could not record executed %s %s; held for the journal", call.entry.name,
+                          call.event_name)  # fmt: skip
+                return self._error(call.entry, _journal_lost_executed(), call.request_id)
             else:
                 self.counters.refused_journal_down += 1
                 log.error("could not record %s %s; answered 503", call.entry.name, call.event_name)
                 return self._error(call.entry, _journal_down(), call.request_id)
+        if self._waiting:
+            await self._append_waiting()
         response.headers["x-amzn-requestid"] = call.request_id
         if call.entry.protocol == "rest-xml":
             response.headers["x-amz-request-id"] = call.request_id
         return response
+
+    async def _append_waiting(self) -> None:
+        """The journal wrote again: append the records of executed calls it refused earlier."""
+        waiting, self._waiting = self._waiting, {}
+        for event_id, entry in waiting.items():
+            try:
+                await self._app.journal.append(entry)  # replaces the reservation of the same event
+            except JournalUnavailable:
+                self._waiting[event_id] = entry
+        if recorded := len(waiting) - len(self._waiting):
+            log.warning("recorded %d executed call(s) the journal had refused", recorded)
 
     def _entry_for(self, call: _Call, outcome: Outcome) -> JournalEntry:
         now = self._clock()
@@ -265,6 +293,13 @@ def _target_name(req: HttpRequest) -> str:
 def _journal_down() -> AwsError:
     return service_unavailable(
         "The audit journal cannot record this call right now; it was not executed. Retry later."
+    )
+
+
+def _journal_lost_executed() -> AwsError:
+    return service_unavailable(
+        "The audit journal could not record this call after it was executed; its record will be "
+        "written as soon as the journal can write. Check the outcome before retrying."
     )
 
 

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from trailkeeper.capture.sources import SourceAddress
 from trailkeeper.console import signin_views, trails, views
 from trailkeeper.console.calls import ConsoleCalls
-from trailkeeper.console.sessions import SessionStore
+from trailkeeper.console.sessions import Sessions, SessionStore
 from trailkeeper.console.web import PREFIX, SECURITY_HEADERS, Console
 from trailkeeper.services.registry import AppServices
 
@@ -68,7 +68,12 @@ class ConsoleApp:
     def __init__(self, services: AppServices, *, clock: Callable[[], float] = time.time) -> None:
         self._services = services
         self._clock = clock
-        self._sessions = SessionStore(services.settings.data_dir / "state.sqlite3")
+        state = services.state
+        self._sessions: Sessions = (
+            state.console_sessions()
+            if state is not None
+            else SessionStore(services.settings.data_dir / "state.sqlite3")
+        )
         self._app: Starlette | None = None
 
     def describe(self) -> str:

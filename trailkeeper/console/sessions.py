@@ -19,13 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from trailkeeper.capture.identity.principal import Principal, SessionInfo, SessionIssuer
 
-__all__ = ["SESSION_TTL_SECONDS", "ConsoleSession", "SessionStore", "new_session_id"]
+__all__ = ["SESSION_TTL_SECONDS", "ConsoleSession", "SessionStore", "Sessions", "new_session_id"]
 
 _T = TypeVar("_T")
 
@@ -65,6 +65,22 @@ def new_session_id() -> str:
 
 def _digest(session_id: str) -> bytes:
     return hashlib.sha256(session_id.encode("utf-8")).digest()
+
+
+class Sessions(Protocol):
+    """What the console needs of its session store: ``SessionStore`` (SQLite) or ``PgSessionStore``."""
+
+    def describe(self) -> str: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create(self, session: ConsoleSession) -> str: ...
+
+    async def get(self, session_id: str, now_ms: int) -> ConsoleSession | None: ...
+
+    async def delete(self, session_id: str) -> None: ...
 
 
 class SessionStore:

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from trailkeeper.capture.request import HttpRequest
 from trailkeeper.capture.sources import SourceAddress
 from trailkeeper.console.calls import Caller, ConsoleCalls
-from trailkeeper.console.sessions import ConsoleSession, SessionStore
+from trailkeeper.console.sessions import ConsoleSession, Sessions
 from trailkeeper.services.registry import AppServices
 
 __all__ = [
@@ -65,7 +65,7 @@ class Console:
     """The long-lived parts every view uses (one per server)."""
 
     services: AppServices
-    sessions: SessionStore
+    sessions: Sessions
     calls: ConsoleCalls
     templates: jinja2.Environment
     csrf_key: bytes

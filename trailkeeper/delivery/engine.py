@@ -6,6 +6,8 @@ trail's scope, stored as a manifest, written object by object (a replay rewrites
 with the same bytes), then committed in one state transaction: cursor, file index, notices.
 A crash at any point leaves either no manifest (nothing written that counts) or a manifest that
 the next flush or start finishes; so every event lands in exactly one file per trail.
+With several workers (PostgreSQL state) each trail is delivered under its lease: one worker at a
+time, and a dead worker's manifest is finished by the next holder once the lease expires.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from trailkeeper.delivery.logfile import (
     split_into_files,
     unique_id,
 )
-from trailkeeper.delivery.state import DeliveryState, Manifest, PlannedFile
+from trailkeeper.delivery.state import Manifest, PlannedFile
+from trailkeeper.delivery.store import DeliveryStore
 from trailkeeper.errors import AwsError, TrailkeeperError
 from trailkeeper.journal.base import Journal, JournalEntry, StoredEvent
+from trailkeeper.pgstate.leases import NO_LEASES, Leases, delivery_lease
 from trailkeeper.storage.base import BucketRegistry, ObjectStore
 from trailkeeper.storage.errors import StorageUnavailable
 
@@ -99,18 +103,20 @@ class DeliveryEngine:
         journal: Journal,
         trails: TrailStore,
         buckets: BucketRegistry,
-        state: DeliveryState,
+        state: DeliveryStore,
         config: DeliveryConfig,
         selector: Selector,
         organization: OrganizationConfig | None = None,
         sinks: Sequence[Sink] = (),
         clock: Callable[[], int] = _now_ms,
         concurrency: int = 4,
+        leases: Leases = NO_LEASES,
     ) -> None:
         self._journal, self._trails, self._buckets, self._state = journal, trails, buckets, state
         self._config, self._selector, self._org, self._sinks = config, selector, organization, tuple(sinks)
         self._clock = clock
         self._gate = asyncio.Semaphore(concurrency)
+        self._leases = leases  # several workers: each trail's delivery by one of them at a time
         self._backoff: dict[str, _Backoff] = {}
 
     def describe(self) -> str:
@@ -136,7 +142,8 @@ class DeliveryEngine:
             return
         async with self._gate:
             try:
-                await work
+                # Another worker holding the trail's lease is delivering it: nothing to do here.
+                await self._leases.run(delivery_lease(arn), work)
             except Exception as err:  # a worker loop: any failure becomes a retry, logged and counted
                 await self._failed(arn, backoff, err)
                 report.failed_trails.append(arn)

@@ -18,6 +18,8 @@ from trailkeeper.control.selectors import entry_matches
 from trailkeeper.delivery.base import Sink
 from trailkeeper.delivery.engine import DeliveryEngine, FlushReport
 from trailkeeper.delivery.state import DeliveryState
+from trailkeeper.delivery.store import DeliveryStore
+from trailkeeper.pgstate.leases import NO_LEASES
 
 if TYPE_CHECKING:
     from trailkeeper.services.registry import AppServices
@@ -32,7 +34,7 @@ STATE_FILE = "state.sqlite3"  # shared with the trail store, in separate tables
 class DeliveryService:
     """Runs ``engine.flush`` every ``interval_seconds`` (measured start to start)."""
 
-    def __init__(self, engine: DeliveryEngine, state: DeliveryState, interval_seconds: float) -> None:
+    def __init__(self, engine: DeliveryEngine, state: DeliveryStore, interval_seconds: float) -> None:
         self.engine, self.state, self._interval = engine, state, interval_seconds
         self._task: asyncio.Task[None] | None = None
         self.last_report: FlushReport | None = None
@@ -66,7 +68,8 @@ async def start_delivery(app: AppServices, sinks: Sequence[Sink] = ()) -> Delive
         log.warning("delivery not started: no trail store or bucket registry")
         return None
     settings = app.settings
-    state = DeliveryState(settings.data_dir / STATE_FILE)
+    backend = app.state
+    state = backend.delivery_state() if backend is not None else DeliveryState(settings.data_dir / STATE_FILE)
     await state.open()
     engine = DeliveryEngine(
         journal=app.journal,
@@ -77,6 +80,7 @@ async def start_delivery(app: AppServices, sinks: Sequence[Sink] = ()) -> Delive
         selector=entry_matches,
         organization=settings.organization,
         sinks=sinks,
+        leases=backend.leases if backend is not None else NO_LEASES,
     )
     service = DeliveryService(engine, state, settings.delivery.interval_seconds)
     service.start()

@@ -207,14 +207,19 @@ async def _trail(args: argparse.Namespace, arn: str, lookup: Any) -> TrailInfo:
 
 
 async def _local_trail(settings: Settings, arn: str) -> TrailInfo:
-    from trailkeeper.control.sqlite_store import SqliteTrailStore
+    from trailkeeper.services.state import state_backend
 
-    store = SqliteTrailStore(settings.data_dir / _STATE_FILE)
-    await store.open()
+    backend = state_backend(settings)  # the data dir's SQLite, or the PostgreSQL journal's database
+    await backend.open()
+    store = backend.trail_store()
     try:
-        trail = await store.get(arn)
+        await store.open()
+        try:
+            trail = await store.get(arn)
+        finally:
+            await store.close()
     finally:
-        await store.close()
+        await backend.close()
     if trail is None:
         raise ValidationError(f"A trail could not be found for {arn}")
     return trail_info(trail)

@@ -28,11 +28,13 @@ from trailkeeper.control.store import TrailStore
 from trailkeeper.delivery.base import DeliveredFile
 from trailkeeper.delivery.engine import DeliveryFailed, delivery_error
 from trailkeeper.delivery.logfile import CONTENT_ENCODING, CONTENT_TYPE
-from trailkeeper.delivery.state import DeliveryState
+from trailkeeper.delivery.store import DeliveryStore
 from trailkeeper.errors import AwsError
 from trailkeeper.integrity.chain import Chain, ChainState, PendingDigest
+from trailkeeper.integrity.chain_store import ChainStore
 from trailkeeper.integrity.digest import DigestContent, LogFileEntry, digest_key, sign_digest
 from trailkeeper.integrity.keys import KEYS_DIR, KeyStore, is_region_name
+from trailkeeper.pgstate.leases import NO_LEASES, Leases, digest_lease
 from trailkeeper.storage.base import BucketRegistry
 
 if TYPE_CHECKING:
@@ -74,14 +76,16 @@ class DigestWriter:
         *,
         trails: TrailStore,
         buckets: BucketRegistry,
-        delivery: DeliveryState,
-        chains: ChainState,
+        delivery: DeliveryStore,
+        chains: ChainStore,
         keys: KeyStore,
         config: DeliveryConfig,
         organization: OrganizationConfig | None = None,
         clock: Callable[[], int] = _now_ms,
+        leases: Leases = NO_LEASES,
     ) -> None:
         self._trails, self._buckets, self._delivery, self._chains = trails, buckets, delivery, chains
+        self._leases = leases  # several workers: each trail's chains are advanced by one at a time
         self._keys, self._org, self._clock = keys, organization, clock
         self._interval_ms = int(config.digest_interval_seconds * 1000)
         self._backoff: dict[str, _Backoff] = {}
@@ -102,7 +106,7 @@ class DigestWriter:
             by_trail.setdefault(chain.trail_arn, []).append(chain)
         for arn in by_trail.keys() - trails.keys():  # deleted: its chain ends without a final digest
             if all(chain.pending is None for chain in by_trail[arn]):
-                await self._chains.drop(arn)
+                await self._leases.run(digest_lease(arn), self._chains.drop(arn))
         for trail in trails.values():
             mine = by_trail.get(trail.arn, [])
             if trail.log_file_validation or any(chain.is_open for chain in mine):
@@ -115,7 +119,7 @@ class DigestWriter:
             work.close()  # not due yet: the coroutine never ran
             return
         try:
-            await work
+            await self._leases.run(digest_lease(arn), work)  # skipped while another worker holds it
         except Exception as err:  # a worker loop: a failure becomes a retry, logged and shown in the status
             backoff.failures += 1
             delay = min(2 ** (backoff.failures - 1), _MAX_BACKOFF_S, self._interval_ms / 1000)
@@ -127,6 +131,8 @@ class DigestWriter:
         self._backoff.pop(arn, None)
 
     async def _trail_round(self, trail: Trail, chains: list[Chain], report: DigestReport) -> None:
+        if self._leases is not NO_LEASES:  # read before the lease was ours: another worker may have moved on
+            chains = [chain for chain in await self._chains.all() if chain.trail_arn == trail.arn]
         if any(chain.pending is not None for chain in chains):
             return  # a stored-ahead digest has not been written yet: it goes first
         now = self._clock()
@@ -293,7 +299,7 @@ class DigestWriter:
 class DigestService:
     """Runs ``writer.run_once`` about every second: digests are due on their own schedule."""
 
-    def __init__(self, writer: DigestWriter, chains: ChainState, tick_seconds: float) -> None:
+    def __init__(self, writer: DigestWriter, chains: ChainStore, tick_seconds: float) -> None:
         self.writer, self.chains, self._tick = writer, chains, tick_seconds
         self._task: asyncio.Task[None] | None = None
         self.last_report: DigestReport | None = None
@@ -328,7 +334,8 @@ async def start_digests(app: AppServices, delivery: DeliveryService | None) -> D
     from trailkeeper.delivery.service import STATE_FILE
 
     settings = app.settings
-    chains = ChainState(settings.data_dir / STATE_FILE)
+    backend = app.state
+    chains = backend.chain_state() if backend is not None else ChainState(settings.data_dir / STATE_FILE)
     await chains.open()
     writer = DigestWriter(
         trails=app.trails,
@@ -338,6 +345,7 @@ async def start_digests(app: AppServices, delivery: DeliveryService | None) -> D
         keys=KeyStore(settings.data_dir / KEYS_DIR),
         config=settings.delivery,
         organization=settings.organization,
+        leases=backend.leases if backend is not None else NO_LEASES,
     )
     # A tenth of the period, at most a second: a digest is written within a second of being due.
     service = DigestService(writer, chains, min(1.0, settings.delivery.digest_interval_seconds / 10))

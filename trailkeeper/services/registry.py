@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from trailkeeper.config import Settings
     from trailkeeper.control.store import TrailStore
     from trailkeeper.journal.base import Journal
+    from trailkeeper.services.state import StateBackend
     from trailkeeper.storage.base import BucketRegistry
 
 __all__ = ["AppServices", "CallEnv", "Handler", "handler_for", "load_handlers", "register"]
@@ -48,6 +49,8 @@ class AppServices:
     # Filled in by the server once the trails work is wired (None only while it is being built).
     trails: TrailStore | None = None
     buckets: BucketRegistry | None = None
+    # Where the trail store, delivery state and console sessions live (None: SQLite in data_dir).
+    state: StateBackend | None = None
 
 
 @dataclass(frozen=True, slots=True)

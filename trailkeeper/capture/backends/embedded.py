@@ -63,6 +63,9 @@ class EmbeddedBackend:
                     status, out_headers, body = exc.code, dict(exc.get_headers()), exc.get_body()
                 except NotImplementedError:
                     raise _not_implemented(call) from None
+                if int(status) == 404 and not body:
+                    # moto's answer when its response class has no method for the action
+                    raise _not_implemented(call)
                 return _wire(status, out_headers, body)
         raise _not_implemented(call)
 

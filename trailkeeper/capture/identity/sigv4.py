@@ -84,7 +84,7 @@ class Verified:
 Spelling = tuple[str, int, str]  # (error code, HTTP status, message) as one protocol has it
 
 
-class AuthFailure(AwsError):  # noqa: N818 - the name is the identity contract's
+class AuthFailure(AwsError):
     """A refused signature. Carries who and where when known, so the refused call can be recorded.
 
     AWS spells some failures differently per protocol, status and message included:
