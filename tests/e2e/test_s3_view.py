@@ -206,6 +206,9 @@ def test_unsigned_request_is_refused(view: TrailkeeperServer) -> None:
     answer = httpx.get(f"{view.url}/{BUCKET}/seed/top.txt")
     assert answer.status_code == 403
     assert KEYS["seed/top.txt"] not in answer.content
+    # As S3 answers anonymous requests: an XML error an S3 client can parse.
+    assert answer.headers["content-type"].startswith("application/xml")
+    assert b"<Code>AccessDenied</Code>" in answer.content
 
 
 def test_writes_are_method_not_allowed(view: TrailkeeperServer) -> None:

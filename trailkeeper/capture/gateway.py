@@ -102,7 +102,9 @@ class Gateway:
         scope = peek_scope(req)
         entry = self._app.catalog.by_signing_name(scope.service) if scope else None
         if entry is None:
-            entry = self._app.catalog.by_target(req.header("x-amz-target"))
+            entry = self._app.catalog.by_target(req.header("x-amz-target")) or _entry_by_route(
+                self._app.catalog.entries(), req
+            )
         try:
             caller = verify_request(
                 req,
@@ -282,6 +284,23 @@ class Gateway:
         protocol = entry.protocol if entry else "json"
         namespace = entry.model.metadata.get("xmlNamespace") if entry else None
         return render_error(protocol, err, request_id, xml_namespace=namespace)
+
+
+_ROUTE_ORDER = {"query": 0, "rest-json": 1, "rest-xml": 2}  # S3's catch-all paths go last
+
+
+def _entry_by_route(entries: list[ServiceEntry], req: HttpRequest) -> ServiceEntry | None:
+    """The service an unsigned request's method and path (or query Action) belong to, so that its
+    refusal comes in that service's wire format (S3 clients expect XML ``AccessDenied``)."""
+    for entry in sorted(entries, key=lambda e: _ROUTE_ORDER.get(e.protocol, 9)):
+        if entry.protocol not in _ROUTE_ORDER:
+            continue
+        try:
+            resolve_operation(entry, req)
+        except AwsError:
+            continue
+        return entry
+    return None
 
 
 def _target_name(req: HttpRequest) -> str:

@@ -50,7 +50,8 @@ class TrailStatus:
 
     Times are epoch milliseconds (None = never). ``logging_since_seq``: events with a seq
     above it are delivered while logging; ``stopped_at_seq``: the last seq delivered before
-    StopLogging (None while logging).
+    StopLogging (None while logging); ``paused``: seq ranges (after, upto] journaled while the
+    trail was stopped, skipped by delivery while the events around them are still delivered.
     """
 
     is_logging: bool = False
@@ -58,6 +59,7 @@ class TrailStatus:
     stop_logging_ms: int | None = None
     logging_since_seq: int = 0
     stopped_at_seq: int | None = None
+    paused: tuple[tuple[int, int], ...] = ()
     latest_delivery_ms: int | None = None
     latest_delivery_error: str | None = None
     latest_delivery_attempt_ms: int | None = None

@@ -1,8 +1,9 @@
 """Status, selector and tag operations of a trail: the verified call and its parameters in, the output out.
 
 GetTrailStatus, StartLogging, StopLogging, GetEventSelectors, PutEventSelectors, AddTags,
-ListTags, RemoveTags. Start and stop record the journal position that bounds delivery: events
-after ``logging_since_seq`` are delivered, none after ``stopped_at_seq``.
+ListTags, RemoveTags. Start and stop record the journal positions that bound delivery: events
+after ``logging_since_seq`` are delivered, none after ``stopped_at_seq`` while stopped, and none
+in the ``paused`` ranges between a stop and the next start.
 """
 
 from __future__ import annotations
@@ -46,14 +47,17 @@ async def get_trail_status(env: CallEnv, params: dict[str, Any]) -> dict[str, An
 async def start_logging(env: CallEnv, params: dict[str, Any]) -> dict[str, Any]:
     store = store_of(env)
     trail = await changeable(store, caller_of(env), params["Name"])
-    if not (await store.status(trail.arn)).is_logging:  # starting a logging trail changes nothing
+    status = await store.status(trail.arn)
+    if not status.is_logging:  # starting a logging trail changes nothing
         since = await env.app.journal.last_seq()
+        if status.stopped_at_seq is None:  # first start: deliver what comes from now on
+            changes: dict[str, Any] = {"logging_since_seq": since}
+        else:
+            # A restart: events before the stop that are not delivered yet still are; only those
+            # journaled while stopped are skipped.
+            changes = {"paused": (*status.paused, (status.stopped_at_seq, since))}
         await store.update_status(
-            trail.arn,
-            is_logging=True,
-            start_logging_ms=_now_ms(env),
-            logging_since_seq=since,
-            stopped_at_seq=None,
+            trail.arn, is_logging=True, start_logging_ms=_now_ms(env), stopped_at_seq=None, **changes
         )
     return {}
 

@@ -68,7 +68,9 @@ def _encode_status(status: TrailStatus) -> bytes:
 def _decode_status(body: bytes | None) -> TrailStatus:
     if body is None:
         return TrailStatus()
-    return TrailStatus(**{k: v for k, v in orjson.loads(body).items() if k in _STATUS_FIELDS})
+    fields = {k: v for k, v in orjson.loads(body).items() if k in _STATUS_FIELDS}
+    fields["paused"] = tuple((int(a), int(b)) for a, b in fields.get("paused") or ())  # JSON lists back
+    return TrailStatus(**fields)
 
 
 class SqliteTrailStore:

@@ -1,7 +1,8 @@
 """Delivery engine: trails and journal events in; exactly-once log files, file index and notices out.
 
 One flush visits every trail. A batch is planned from the events after the trail's cursor (never
-at or below ``logging_since_seq``, never above ``stopped_at_seq`` once stopped) that are in the
+at or below ``logging_since_seq``, never above ``stopped_at_seq`` once stopped, never inside a
+``paused`` range journaled between a StopLogging and the next StartLogging) that are in the
 trail's scope, stored as a manifest, written object by object (a replay rewrites the same keys
 with the same bytes), then committed in one state transaction: cursor, file index, notices.
 A crash at any point leaves either no manifest (nothing written that counts) or a manifest that
@@ -175,7 +176,7 @@ class DeliveryEngine:
                 if cursor < upper:  # nothing to deliver up to the stop: record that (digests wait on it)
                     await self._state.advance(trail.arn, upper)
                 return
-            batch = await self._collect(trail, lower, upper)
+            batch = await self._collect(trail, lower, upper, status.paused)
             # StopLogging may have landed while we read: never deliver past the stop once it shows.
             batch = _clamp(batch, await self._trails.status(trail.arn))
             more = batch.more
@@ -188,7 +189,9 @@ class DeliveryEngine:
             await self._state.save_manifest(manifest)
             await self._finish(manifest, trail, batch.events, report)
 
-    async def _collect(self, trail: Trail, lower: int, upper: int | None) -> _Batch:
+    async def _collect(
+        self, trail: Trail, lower: int, upper: int | None, paused: tuple[tuple[int, int], ...] = ()
+    ) -> _Batch:
         """Read pages after ``lower`` until one file's worth of in-scope records (memory stays bounded).
 
         Sized like a file body, so a batch of one account and region fills exactly one file.
@@ -202,7 +205,7 @@ class DeliveryEngine:
             if upper is not None and page and page[-1].seq >= upper:
                 page, last_page = [e for e in page if e.seq <= upper], True
             for event in page:
-                if self._in_scope(trail, accounts, event.entry):
+                if self._in_scope(trail, accounts, event.entry) and not _in_pause(event.seq, paused):
                     cost = len(event.entry.record) + 1  # the record and its comma
                     if kept and size + cost > budget:
                         return _Batch(kept, position, True)  # this event opens the next batch
@@ -322,6 +325,11 @@ class DeliveryEngine:
             await self._trails.update_status(arn, **changes)
         except AwsError as err:  # the trail was deleted meanwhile: nobody can ask for its status
             log.info("status of %s not updated: %s", arn, err)
+
+
+def _in_pause(seq: int, paused: tuple[tuple[int, int], ...]) -> bool:
+    """Whether the event was journaled while the trail was stopped (after, upto]: never delivered."""
+    return any(after < seq <= upto for after, upto in paused)
 
 
 def _window(status: TrailStatus, cursor: int) -> tuple[int, int | None]:

@@ -94,6 +94,26 @@ def test_events_while_logging_is_stopped_are_not_delivered(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+def test_stop_and_start_before_a_flush_keeps_the_backlog_and_skips_only_the_pause(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with world(tmp_path) as w:
+            await w.logging(trail())
+            before = await w.append(2)
+            stop_at = await w.journal.last_seq()
+            await w.trails.update_status(trail().arn, is_logging=False, stopped_at_seq=stop_at)
+            await w.append(3)  # while stopped
+            restart = await w.journal.last_seq()
+            # What StartLogging stores on a restart (control/operations.py): the pause, not a new floor.
+            await w.trails.update_status(
+                trail().arn, is_logging=True, stopped_at_seq=None, paused=((stop_at, restart),)
+            )
+            after = await w.append(2)
+            await w.engine.flush()  # the first flush since the trail started
+            assert await _ids(w) == Counter(e.event_id for e in before + after)
+
+    asyncio.run(scenario())
+
+
 def test_stopped_trail_with_nothing_logged_moves_its_cursor_to_the_stop(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with world(tmp_path) as w:
