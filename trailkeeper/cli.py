@@ -82,7 +82,7 @@ def _deliver_parser(commands: Any) -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help="local buckets and digest signing keys (default .trailkeeper)",
+        help="local buckets (and, with a SQLite journal, digest signing keys; default .trailkeeper)",
     )
     deliver.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 

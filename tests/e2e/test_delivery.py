@@ -254,6 +254,8 @@ def test_s3_endpoint_outage_shows_in_status_then_every_event_is_delivered_once(
     before = calls(srv.url, 3)
     key = key_of(wait_delivered(remote, prefix, before, bucket=REMOTE), before[0])
     assert remote.head_object(Bucket=REMOTE, Key=key)["ServerSideEncryption"] == "AES256"
+    grants = remote.get_object_acl(Bucket=REMOTE, Key=key)["Grants"]
+    assert any(g["Permission"] == "FULL_CONTROL" for g in grants)  # bucket-owner-full-control
     ct = make_client(srv.url, "cloudtrail", ALICE)
     outage = datetime.now(UTC).replace(microsecond=0)
     proxy.stop()

@@ -2,10 +2,12 @@
 
 ``validate`` prints what ``aws cloudtrail validate-logs`` prints (a header, INVALID lines and gaps
 on stderr, with ``--verbose`` each valid file on stdout, then the summary) and exits 1 when any
-digest or log file is invalid. Without endpoints it reads the server's data directory directly
-(trail store, key folder, buckets); ``--endpoint-url`` reads the trail and public keys through a
-CloudTrail endpoint and ``--s3-endpoint-url`` the objects through any S3 endpoint, with boto3's
-usual credentials (environment, shared files), as the AWS CLI would.
+digest or log file is invalid. Without endpoints it reads the server's own state directly (trail
+store and signing keys: the data directory's, or the database of the config's PostgreSQL journal;
+buckets); ``--endpoint-url`` reads the trail and public keys through a CloudTrail endpoint and
+``--s3-endpoint-url`` the objects through any S3 endpoint, with boto3's usual credentials
+(environment, shared files), as the AWS CLI would. ``keys rotate`` rotates in the store the
+server signs with: the key folder, or with ``--journal postgresql://…`` the shared database.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import argparse
 import asyncio
 import dataclasses
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -28,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from trailkeeper.config import Settings, load_settings
 from trailkeeper.errors import ConfigError, TrailkeeperError
 from trailkeeper.integrity.checks import display_time as shown
-from trailkeeper.integrity.keys import KEYS_DIR, KeyStore, KeyStoreError
+from trailkeeper.integrity.keys import PublicKey
 from trailkeeper.integrity.sources import (
     CloudTrailKeys,
     LocalKeys,
@@ -46,9 +47,10 @@ from trailkeeper.integrity.validate import (
     Validator,
 )
 
-__all__ = ["add_keys_parser", "add_validate_parser", "run_keys", "run_validate"]
+if TYPE_CHECKING:
+    from trailkeeper.services.state import StateBackend
 
-_STATE_FILE = "state.sqlite3"  # the trail store's file (delivery/service.py STATE_FILE)
+__all__ = ["add_keys_parser", "add_validate_parser", "run_keys", "run_validate"]
 
 
 def add_validate_parser(commands: Any) -> None:
@@ -75,15 +77,19 @@ def add_keys_parser(commands: Any) -> None:
     rotate.add_argument("--region", action="append", default=[], help="a region (default: every region)")
     rotate.add_argument("--data-dir", type=Path, default=None, help="the server's data directory")
     rotate.add_argument("--config", type=Path, default=None, help="the server's TOML config")
+    rotate.add_argument(
+        "--journal",
+        default=None,
+        metavar="URL",
+        help="the servers' journal: postgresql://… (keys in its database)",
+    )
 
 
 def run_keys(args: argparse.Namespace, console: Console) -> int:
     try:
-        settings = load_settings(args.config, data_dir=args.data_dir)
-        store = KeyStore(settings.data_dir / KEYS_DIR)
-        regions = args.region or store.regions()
-        made = store.rotate(regions, time.time_ns() // 1_000_000)
-    except (ConfigError, KeyStoreError) as err:
+        settings = load_settings(args.config, data_dir=args.data_dir, journal_url=args.journal)
+        made = asyncio.run(_rotate(settings, args.region))
+    except (ConfigError, TrailkeeperError) as err:  # KeyStoreError, StateDbError among them
         console.print(f"[red]error:[/red] {err}")
         return 2
     if not made:
@@ -93,6 +99,17 @@ def run_keys(args: argparse.Namespace, console: Console) -> int:
             f"{key.region}: new signing key [bold]{key.fingerprint}[/bold] from {shown(key.start_ms)}"
         )
     return 0
+
+
+async def _rotate(settings: Settings, regions: list[str]) -> list[PublicKey]:
+    """Rotate in the store the server signs with: the key folder, or the shared database's table."""
+    async with _opened_state(settings) as backend:
+        store = backend.signing_keys()
+        await store.open()
+        try:
+            return await store.rotate(regions or await store.regions(), _now_ms())
+        finally:
+            await store.close()
 
 
 def run_validate(args: argparse.Namespace, console: Console) -> int:
@@ -131,8 +148,8 @@ async def _validate(
     asyncio.get_running_loop().set_default_executor(pool)  # boto3 and hashing: one thread per request
     arn: str = args.trail_arn
     region = args.region or (arn.split(":")[3] if arn.count(":") >= 5 else "")
-    trail, objects, keys, closing = await _sources(args, settings, arn, region)
-    try:
+    async with AsyncExitStack() as closing:
+        trail, objects, keys = await _sources(args, settings, arn, region, closing)
         org_id = settings.organization.id if trail.is_organization and settings.organization else None
         account = args.account_id or arn.split(":")[4]
         target = Target(arn, trail.bucket, trail.prefix, start, end, account, region, org_id)
@@ -141,27 +158,28 @@ async def _validate(
             outcome = await Validator(objects, keys, concurrency=args.workers, progress=progress).run(target)
         _report(outcome, target, args.verbose, sys.stdout, sys.stderr)
         return outcome
-    finally:
-        for close in closing:
-            await close()
 
 
 async def _sources(
-    args: argparse.Namespace, settings: Settings, arn: str, region: str
-) -> tuple[TrailInfo, ObjectSource, KeySource, list[Any]]:
-    """The trail, the object reader and the key source the arguments ask for; things to close.
+    args: argparse.Namespace, settings: Settings, arn: str, region: str, closing: AsyncExitStack
+) -> tuple[TrailInfo, ObjectSource, KeySource]:
+    """The trail, the object reader and the key source the arguments ask for; each closed by ``closing``.
 
     boto3 is imported only when an endpoint is named: reading a data directory stays a fast start.
     """
-    closing: list[Any] = []
     keys: KeySource
     if args.endpoint_url:
         cloudtrail = _client(args, "cloudtrail", args.endpoint_url, region)
         keys = CloudTrailKeys(cloudtrail)
         trail = await _trail(args, arn, lambda: describe_trail(cloudtrail, arn))
     else:
-        keys = LocalKeys(KeyStore(settings.data_dir / KEYS_DIR), region)
-        trail = await _trail(args, arn, lambda: _local_trail(settings, arn))
+        # The data dir's SQLite and key folder, or the PostgreSQL journal's database.
+        backend = await closing.enter_async_context(_opened_state(settings))
+        store = backend.signing_keys()
+        await store.open()
+        closing.push_async_callback(store.close)
+        keys = LocalKeys(store, region)
+        trail = await _trail(args, arn, lambda: _local_trail(backend, arn))
     objects: ObjectSource
     if args.s3_endpoint_url:
         objects = S3Objects(_client(args, "s3", args.s3_endpoint_url, region))
@@ -169,20 +187,20 @@ async def _sources(
         from trailkeeper.storage.registry import BucketRegistry  # a configured S3 endpoint's bucket
 
         registry = BucketRegistry.from_settings(settings)
-        closing.append(registry.close)
-        store = registry.store_for(trail.bucket)
-        assert store is not None  # configured above
-        objects = store
+        closing.push_async_callback(registry.close)
+        store_for = registry.store_for(trail.bucket)
+        assert store_for is not None  # configured above
+        objects = store_for
     else:
         from trailkeeper.storage.local import LocalObjectStore
 
         # storage.registry.buckets_root: the local buckets' folder (not imported: it imports boto3).
         local = LocalObjectStore(settings.data_dir / "buckets")
+        closing.push_async_callback(local.close)
         if not await local.bucket_exists(trail.bucket):
             raise ValidationError(f"bucket {trail.bucket} is not one of this server's buckets")
-        closing.append(local.close)
         objects = local
-    return trail, objects, keys, closing
+    return trail, objects, keys
 
 
 def _client(args: argparse.Namespace, service: str, url: str, region: str) -> Any:
@@ -206,20 +224,26 @@ async def _trail(args: argparse.Namespace, arn: str, lookup: Any) -> TrailInfo:
     return info if args.s3_prefix is None else dataclasses.replace(info, prefix=args.s3_prefix)
 
 
-async def _local_trail(settings: Settings, arn: str) -> TrailInfo:
+@asynccontextmanager
+async def _opened_state(settings: Settings) -> AsyncIterator[StateBackend]:
+    """The server's state backend (SQLite in the data dir, or the PostgreSQL journal's), opened."""
     from trailkeeper.services.state import state_backend
 
-    backend = state_backend(settings)  # the data dir's SQLite, or the PostgreSQL journal's database
+    backend = state_backend(settings)
     await backend.open()
-    store = backend.trail_store()
     try:
-        await store.open()
-        try:
-            trail = await store.get(arn)
-        finally:
-            await store.close()
+        yield backend
     finally:
         await backend.close()
+
+
+async def _local_trail(backend: StateBackend, arn: str) -> TrailInfo:
+    store = backend.trail_store()
+    await store.open()
+    try:
+        trail = await store.get(arn)
+    finally:
+        await store.close()
     if trail is None:
         raise ValidationError(f"A trail could not be found for {arn}")
     return trail_info(trail)

@@ -42,8 +42,11 @@ __all__ = [
     "KeyStoreError",
     "PublicKey",
     "SigningKey",
+    "check_region",
+    "current_of",
     "fingerprint_of",
     "is_region_name",
+    "new_key_pair",
     "public_key_der",
 ]
 
@@ -97,6 +100,13 @@ class SigningKey:
         return self.private.sign(data, padding.PKCS1v15(), hashes.SHA256()).hex()
 
 
+def new_key_pair(region: str, now_ms: int) -> tuple[PublicKey, rsa.RSAPrivateKey]:
+    """A fresh RSA-2048 key pair for ``region``, valid for KEY_VALIDITY_MS from ``now_ms`` (slow: ~0.1 s)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    der = public_key_der(private.public_key())
+    return PublicKey(region, fingerprint_of(der), der, now_ms, now_ms + KEY_VALIDITY_MS), private
+
+
 def _encode(keys: Iterable[PublicKey]) -> bytes:
     rows = [
         {
@@ -148,12 +158,12 @@ class KeyStore:
 
     def current(self, region: str, now_ms: int) -> SigningKey:
         """The key that signs in ``region`` at ``now_ms``; made (and stored) if there is none."""
-        _check_region(region)
-        found = _current(self._load(), region, now_ms)
+        check_region(region)
+        found = current_of(self._load(), region, now_ms)
         if found is None:
             with self._locked():
                 keys = self._load()
-                found = _current(keys, region, now_ms)
+                found = current_of(keys, region, now_ms)
                 if found is None:
                     found = self._create(region, now_ms)
                     self._save([*keys, found])
@@ -165,7 +175,7 @@ class KeyStore:
         with self._locked():
             keys = self._load()
             for region in sorted(set(regions)):
-                _check_region(region)
+                check_region(region)
                 keys = [
                     PublicKey(k.region, k.fingerprint, k.der, k.start_ms, now_ms)
                     if k.region == region and k.start_ms <= now_ms < k.end_ms
@@ -192,9 +202,7 @@ class KeyStore:
         _fsync_dir(self.root)
 
     def _create(self, region: str, now_ms: int) -> PublicKey:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        der = public_key_der(private.public_key())
-        public = PublicKey(region, fingerprint_of(der), der, now_ms, now_ms + KEY_VALIDITY_MS)
+        public, private = new_key_pair(region, now_ms)
         folder = self.root / region
         folder.mkdir(mode=0o700, exist_ok=True)
         pem = private.private_bytes(
@@ -234,12 +242,14 @@ class KeyStore:
                 os.close(fd)  # closing releases the flock
 
 
-def _current(keys: list[PublicKey], region: str, now_ms: int) -> PublicKey | None:
+def current_of(keys: Iterable[PublicKey], region: str, now_ms: int) -> PublicKey | None:
+    """The newest of ``region``'s keys whose window holds ``now_ms`` (the one that signs), if any."""
     valid = [k for k in keys if k.region == region and k.start_ms <= now_ms < k.end_ms]
     return max(valid, key=lambda k: k.start_ms, default=None)
 
 
-def _check_region(region: str) -> None:
+def check_region(region: str) -> None:
+    """KeyStoreError unless ``region`` is a region name (it becomes a folder name or a row key)."""
     if not is_region_name(region):
         raise KeyStoreError(f"not a region name: {region!r}")
 

@@ -3,19 +3,20 @@
 Every key of the region whose validity window overlaps [StartTime, EndTime] (both default to now)
 is listed, oldest first, as the model's PublicKey: ``Value`` the DER PKCS#1 bytes (the JSON
 renderer base64-encodes blobs), ``Fingerprint`` their MD5. Keys are made when a digest is first
-signed in a region; a region that never had a digest lists none. The AWS CLI calls this once,
-with ``EndTime`` = the end of the range it validates + 2 h, and never pages (NextToken is
-"reserved for future use").
+signed in a region; a region that never had a digest lists none. The keys come from the node's
+state backend, so with a shared PostgreSQL journal every node lists the keys any node signs with.
+The AWS CLI calls this once, with ``EndTime`` = the end of the range it validates + 2 h, and
+never pages (NextToken is "reserved for future use").
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from trailkeeper.errors import AwsError
-from trailkeeper.integrity.keys import KEYS_DIR, KeyStore, PublicKey, is_region_name
+from trailkeeper.integrity.key_store import FileKeyStore, SigningKeyStore
+from trailkeeper.integrity.keys import PublicKey, is_region_name
 from trailkeeper.services.registry import CallEnv, register
 
 __all__ = ["list_public_keys", "render_public_key", "time_range"]
@@ -55,6 +56,13 @@ async def list_public_keys(env: CallEnv, params: dict[str, Any]) -> dict[str, An
     start_ms, end_ms = time_range(params, env.now)
     if not is_region_name(env.region):
         return {"PublicKeyList": []}
-    store = KeyStore(env.app.settings.data_dir / KEYS_DIR)
-    keys = await asyncio.to_thread(store.public_keys, env.region, start_ms, end_ms)
+    state = env.app.state
+    store: SigningKeyStore = (
+        state.signing_keys() if state is not None else FileKeyStore.in_data_dir(env.app.settings.data_dir)
+    )
+    await store.open()
+    try:
+        keys = await store.public_keys(env.region, start_ms, end_ms)
+    finally:
+        await store.close()
     return {"PublicKeyList": [render_public_key(key) for key in keys]}

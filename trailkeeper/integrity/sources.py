@@ -1,6 +1,7 @@
 """Where the validator reads from: a data directory or AWS-compatible endpoints in; trails, keys, objects out.
 
-Local: the trail store and key folder of a data directory, and its buckets (local folders or the
+Local: the trail store and signing keys of a data directory (or of the PostgreSQL journal's
+database, when the config names one), and its buckets (local folders or the
 configured S3 endpoints). Remote, as the AWS CLI reads them: DescribeTrails and ListPublicKeys
 through a CloudTrail endpoint, objects through any S3 endpoint (ListObjects V1, GetObject), with
 boto3's usual credential chain. boto3 blocks, so each request runs in a worker thread; the
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trailkeeper.control.model import Trail
-from trailkeeper.integrity.keys import KeyStore
+from trailkeeper.integrity.key_store import SigningKeyStore
 from trailkeeper.integrity.validate import ValidationError
 from trailkeeper.storage import errors
 from trailkeeper.storage.base import Listing, ObjectInfo, StoredObject
@@ -56,13 +57,13 @@ async def describe_trail(cloudtrail: Any, trail_arn: str) -> TrailInfo:
 
 
 class LocalKeys:
-    """The public keys of one region from a data directory's key folder."""
+    """The public keys of one region from the server's own key store (opened by the caller)."""
 
-    def __init__(self, store: KeyStore, region: str) -> None:
+    def __init__(self, store: SigningKeyStore, region: str) -> None:
         self._store, self._region = store, region
 
     async def public_keys(self, start_ms: int, end_ms: int) -> dict[str, bytes]:
-        keys = await asyncio.to_thread(self._store.public_keys, self._region, start_ms, end_ms)
+        keys = await self._store.public_keys(self._region, start_ms, end_ms)
         return {key.fingerprint: key.der for key in keys}
 
 

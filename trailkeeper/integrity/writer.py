@@ -33,7 +33,8 @@ from trailkeeper.errors import AwsError
 from trailkeeper.integrity.chain import Chain, ChainState, PendingDigest
 from trailkeeper.integrity.chain_store import ChainStore
 from trailkeeper.integrity.digest import DigestContent, LogFileEntry, digest_key, sign_digest
-from trailkeeper.integrity.keys import KEYS_DIR, KeyStore, is_region_name
+from trailkeeper.integrity.key_store import FileKeyStore, SigningKeyStore
+from trailkeeper.integrity.keys import is_region_name
 from trailkeeper.pgstate.leases import NO_LEASES, Leases, digest_lease
 from trailkeeper.storage.base import BucketRegistry
 
@@ -78,7 +79,7 @@ class DigestWriter:
         buckets: BucketRegistry,
         delivery: DeliveryStore,
         chains: ChainStore,
-        keys: KeyStore,
+        keys: SigningKeyStore,
         config: DeliveryConfig,
         organization: OrganizationConfig | None = None,
         clock: Callable[[], int] = _now_ms,
@@ -236,7 +237,7 @@ class DigestWriter:
             home_region=trail.home_region,
             end_ms=end,
         )
-        signing = await asyncio.to_thread(self._keys.current, chain.region, now)  # may make a key
+        signing = await self._keys.current(chain.region, now)  # may make a key
         entries = tuple(
             LogFileEntry(f.bucket, f.key, f.sha256, f.oldest_event_ms, f.newest_event_ms)
             for f in reversed(files)
@@ -299,8 +300,10 @@ class DigestWriter:
 class DigestService:
     """Runs ``writer.run_once`` about every second: digests are due on their own schedule."""
 
-    def __init__(self, writer: DigestWriter, chains: ChainStore, tick_seconds: float) -> None:
-        self.writer, self.chains, self._tick = writer, chains, tick_seconds
+    def __init__(
+        self, writer: DigestWriter, chains: ChainStore, keys: SigningKeyStore, tick_seconds: float
+    ) -> None:
+        self.writer, self.chains, self.keys, self._tick = writer, chains, keys, tick_seconds
         self._task: asyncio.Task[None] | None = None
         self.last_report: DigestReport | None = None
 
@@ -316,6 +319,7 @@ class DigestService:
                 await self._task
             self._task = None
         await self.chains.close()
+        await self.keys.close()
 
     async def _run(self) -> None:
         while True:
@@ -336,19 +340,26 @@ async def start_digests(app: AppServices, delivery: DeliveryService | None) -> D
     settings = app.settings
     backend = app.state
     chains = backend.chain_state() if backend is not None else ChainState(settings.data_dir / STATE_FILE)
+    # The keys every node lists (ListPublicKeys): the data dir's folder, or the shared database's.
+    keys = backend.signing_keys() if backend is not None else FileKeyStore.in_data_dir(settings.data_dir)
     await chains.open()
+    try:
+        await keys.open()
+    except BaseException:
+        await chains.close()
+        raise
     writer = DigestWriter(
         trails=app.trails,
         buckets=app.buckets,
         delivery=delivery.state,
         chains=chains,
-        keys=KeyStore(settings.data_dir / KEYS_DIR),
+        keys=keys,
         config=settings.delivery,
         organization=settings.organization,
         leases=backend.leases if backend is not None else NO_LEASES,
     )
     # A tenth of the period, at most a second: a digest is written within a second of being due.
-    service = DigestService(writer, chains, min(1.0, settings.delivery.digest_interval_seconds / 10))
+    service = DigestService(writer, chains, keys, min(1.0, settings.delivery.digest_interval_seconds / 10))
     service.start()
     log.info("%s", writer.describe())
     return service

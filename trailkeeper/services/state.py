@@ -1,10 +1,11 @@
-"""Where control-plane state lives: Settings in; the trail store, delivery state, digest chains, console
-sessions and leases out.
+"""Where control-plane state lives: Settings in; the trail store, delivery state, digest chains, digest
+signing keys, console sessions and leases out.
 
 The journal URL decides. With SQLite (one node) they are tables in ``<data_dir>/state.sqlite3``
-and no leases are needed. With PostgreSQL they live in the journal's database and schema, in
-tables of their own, so every gateway and delivery worker sharing the journal shares them too;
-units of background work are then leased (``pgstate/leases.py``).
+(the signing keys: files in ``<data_dir>/keys``) and no leases are needed. With PostgreSQL they
+live in the journal's database and schema, in tables of their own, so every gateway and delivery
+worker sharing the journal shares them too; units of background work are then leased
+(``pgstate/leases.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from trailkeeper.console.sessions import Sessions, SessionStore
 from trailkeeper.control.store import TrailStore
 from trailkeeper.delivery.store import DeliveryStore
 from trailkeeper.integrity.chain_store import ChainStore
+from trailkeeper.integrity.key_store import FileKeyStore, SigningKeyStore
 from trailkeeper.pgstate.leases import NO_LEASES, Leases
 
 __all__ = ["STATE_FILE", "StateBackend", "state_backend"]
@@ -46,20 +48,25 @@ class StateBackend(Protocol):
 
     def console_sessions(self) -> Sessions: ...
 
+    def signing_keys(self) -> SigningKeyStore:
+        """The backend's one key store: every caller opens and closes it, all share its key cache."""
+        ...
+
 
 def state_backend(settings: Settings) -> StateBackend:
     url = settings.journal_url
     if url is not None and url.startswith(_POSTGRES):
         return _Postgres(url)
-    return _Sqlite(settings.data_dir / STATE_FILE)
+    return _Sqlite(settings.data_dir)
 
 
 class _Sqlite:
     shared = False
     leases: Leases = NO_LEASES
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, data_dir: Path) -> None:
+        self._path = data_dir / STATE_FILE
+        self._keys = FileKeyStore.in_data_dir(data_dir)  # <data_dir>/keys, as ever
 
     def describe(self) -> str:
         return f"sqlite({self._path}), single node"
@@ -88,6 +95,9 @@ class _Sqlite:
     def console_sessions(self) -> Sessions:
         return SessionStore(self._path)
 
+    def signing_keys(self) -> SigningKeyStore:
+        return self._keys
+
 
 class _Postgres:
     shared = True
@@ -99,6 +109,7 @@ class _Postgres:
         self._db = PgDatabase(url)
         self._pg_leases = PgLeases(self._db, LEASE_SECONDS)
         self.leases: Leases = self._pg_leases
+        self._keys: SigningKeyStore | None = None
 
     def describe(self) -> str:
         return f"postgresql {self._db.describe()}, shared by every node ({self._pg_leases.describe()})"
@@ -128,3 +139,12 @@ class _Postgres:
         from trailkeeper.console.pg_sessions import PgSessionStore
 
         return PgSessionStore(self._db)
+
+    def signing_keys(self) -> SigningKeyStore:
+        # One instance per process: it migrates once and caches unsealed private keys, and
+        # ListPublicKeys opens it on every call.
+        if self._keys is None:
+            from trailkeeper.integrity.pg_keys import PgKeyStore
+
+            self._keys = PgKeyStore(self._db)
+        return self._keys

@@ -117,6 +117,9 @@ class S3ObjectStore:
         """Write (or overwrite) an object atomically: S3 itself never shows a partial upload."""
         extra: dict[str, Any] = {"ContentType": content_type, "Metadata": dict(metadata or {})}
         extra["ServerSideEncryption"] = sse
+        # As CloudTrail writes into another account's bucket: the bucket owner gets full control
+        # (the one ACL that buckets with ACLs disabled still accept).
+        extra["ACL"] = "bucket-owner-full-control"
         if content_encoding is not None:
             extra["ContentEncoding"] = content_encoding
         if sse == "aws:kms" and kms_key_id:

@@ -15,6 +15,7 @@ from tests.unit.delivery.support import BUCKET, World, world
 from trailkeeper.config import DeliveryConfig, OrganizationConfig
 from trailkeeper.control.model import Trail
 from trailkeeper.integrity.chain import ChainState
+from trailkeeper.integrity.key_store import FileKeyStore
 from trailkeeper.integrity.keys import KeyStore
 from trailkeeper.integrity.writer import DigestWriter
 
@@ -88,7 +89,7 @@ async def digests(
         await chains.open()
         keys = keys_in(tmp)
         writer = DigestWriter(
-            trails=w.trails, buckets=w.buckets, delivery=w.state, chains=chains, keys=keys,
+            trails=w.trails, buckets=w.buckets, delivery=w.state, chains=chains, keys=FileKeyStore(keys),
             config=DeliveryConfig(interval_seconds=1.0, digest_interval_seconds=PERIOD_MS / 1000),
             organization=organization, clock=w.clock,
         )  # fmt: skip

@@ -8,14 +8,41 @@ from types import ModuleType
 import pytest
 
 from trailkeeper.delivery import state
-from trailkeeper.integrity import chain, checks, command, digest, keys, public_keys, sources, validate, writer
+from trailkeeper.integrity import (
+    chain,
+    checks,
+    command,
+    digest,
+    key_seal,
+    key_store,
+    keys,
+    pg_keys,
+    public_keys,
+    sources,
+    validate,
+    writer,
+)
 
 
 def _isort_key(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
-MODULES = [chain, checks, command, digest, keys, public_keys, sources, validate, writer, state]
+MODULES = [
+    chain,
+    checks,
+    command,
+    digest,
+    key_seal,
+    key_store,
+    keys,
+    pg_keys,
+    public_keys,
+    sources,
+    validate,
+    writer,
+    state,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -15,6 +15,7 @@ from tests.unit.delivery.support import trail
 from tests.unit.journal.support import ACCOUNT
 from trailkeeper.control.model import Trail
 from trailkeeper.integrity.checks import check_log
+from trailkeeper.integrity.key_store import FileKeyStore
 from trailkeeper.integrity.keys import KeyStore
 from trailkeeper.integrity.sources import LocalKeys
 from trailkeeper.integrity.validate import Outcome, Target, ValidationError, Validator
@@ -42,7 +43,7 @@ async def _trail_with_digests(d: Digests, periods: int = 3) -> Trail:
 
 async def _validate(d: Digests, t: Trail, *, region: str = "us-east-1") -> Outcome:
     target = Target(t.arn, BUCKET, t.s3_key_prefix, START, d.w.clock.now_ms, ACCOUNT, region)
-    return await Validator(d.w.buckets.store, LocalKeys(d.keys, region)).run(target)
+    return await Validator(d.w.buckets.store, LocalKeys(FileKeyStore(d.keys), region)).run(target)
 
 
 def _errors(out: Outcome) -> list[str]:
