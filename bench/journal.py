@@ -2,7 +2,8 @@
 
 Appends: ``c`` tasks share a queue of synthetic entries (bench/_events.py) and each awaits
 ``journal.append`` — durable (fsync / WAL flush) before it returns. Baseline, in the same run:
-the same rows inserted raw with ``executemany`` in 2000-row transactions and no durability wait
+the same rows (SQLite: events and their lookup keys) inserted raw with ``executemany`` in
+2000-row transactions and no durability wait
 (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off), the store's ceiling on this machine.
 
 Lookups: ``--events`` entries spread over 90 days are bulk loaded (indexes dropped, rows
@@ -40,7 +41,7 @@ from tests.unit.history.support import lookup
 from tests.unit.journal.support import Backend, backend_of
 from trailkeeper.journal import _pg_schema, _sqlite_schema
 from trailkeeper.journal._pg_rows import insert_events, resource_keys
-from trailkeeper.journal._sqlite_writer import _INSERT_EVENT, _INSERT_RESOURCE
+from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEY, event_row, key_rows
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
 
 __all__ = ["main"]
@@ -104,11 +105,20 @@ def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
     started = time.perf_counter()
     for first in range(0, len(entries), 2000):
         conn.execute("BEGIN")
-        _sqlite_rows(conn, enumerate(entries[first : first + 2000], first + 1))
+        rows = [event_row(seq, e) for seq, e in enumerate(entries[first : first + 2000], first + 1)]
+        conn.executemany(INSERT_EVENT, rows)
+        conn.executemany(INSERT_KEY, key_rows(row[:1] + _key_source(row) for row in rows))
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
     return len(entries) / seconds
+
+
+def _key_source(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    # event_row's columns (seq, record, acct, region, time, id, name, source, read_only, user, key,
+    # management, resources) in KEY_SOURCE's order, less the seq.
+    _, _, acct, region, time_ms, _, name, source, read_only, user, key, mgmt, resources = row
+    return (acct, region, time_ms, name, source, user, key, read_only, mgmt, resources)
 
 
 def _raw_rows_postgres(url: str, entries: list[JournalEntry]) -> float:
@@ -186,16 +196,8 @@ def _append_table(results: list[AppendResult]) -> Table:
 
 
 def _sqlite_rows(conn: sqlite3.Connection, rows: Iterable[tuple[int, JournalEntry]]) -> None:
-    events, resources = [], []
-    for seq, e in rows:
-        events.append((seq, e.record, e.account_id, e.region, e.event_time_ms, e.event_id, e.event_name,
-                       e.event_source, int(e.read_only), e.username, e.access_key_id,
-                       int(e.management)))  # fmt: skip
-        resources += [
-            (seq, i, e.account_id, e.region, e.event_time_ms, t, n) for i, (t, n) in enumerate(e.resources)
-        ]
-    conn.executemany(_INSERT_EVENT, events)
-    conn.executemany(_INSERT_RESOURCE, resources)
+    """Event rows only: the lookup keys are built afterwards (raw baseline: with every append's keys)."""
+    conn.executemany(INSERT_EVENT, [event_row(seq, e) for seq, e in rows])
 
 
 def _index_statements(migrations: tuple[tuple[str, ...], ...]) -> list[tuple[str, str]]:
@@ -205,7 +207,10 @@ def _index_statements(migrations: tuple[tuple[str, ...], ...]) -> list[tuple[str
 def _load_sqlite(path: Path, entries: Iterable[JournalEntry], console: Console) -> int:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
-    indexes = _index_statements(_sqlite_schema.MIGRATIONS)
+    # The indexes the migrated schema has (migration 2 dropped some that migration 1 made).
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall()
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
     seq = 0
@@ -222,8 +227,10 @@ def _load_sqlite(path: Path, entries: Iterable[JournalEntry], console: Console) 
     _sqlite_rows(conn, chunk)
     conn.execute("INSERT OR REPLACE INTO counters VALUES ('seq', ?)", (seq,))
     conn.execute("COMMIT")
-    console.log(f"sqlite: {seq:,} rows in; rebuilding {len(indexes)} indexes")
+    console.log(f"sqlite: {seq:,} rows in; rebuilding {len(indexes)} indexes and the lookup keys")
     for _, statement in indexes:
+        conn.execute(statement)
+    for statement in _sqlite_schema.KEYS_FROM_EVENTS:  # sorted bulk inserts, as migration 2 does
         conn.execute(statement)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -4,7 +4,9 @@ Shared by the SQLite and PostgreSQL journals. The writer thread owns the only wr
 (inside a ``BatchStore``) and commits everything queued in ONE transaction, so throughput grows
 with concurrency while a lone append costs one durable commit. A batch the store cannot write
 fails as a whole with JournalUnavailable, and ``healthy`` stays False until a heartbeat write
-(``BatchStore.probe``, retried every half second) succeeds.
+(``BatchStore.probe``, retried every half second) succeeds. A store may defer work that no
+caller waits for (the SQLite journal's lookup keys): the writer does it once the queue has been
+empty for IDLE_SECONDS, or between batches when ``backlog()`` reaches ``max_backlog``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Literal, Protocol
 from trailkeeper.errors import JournalUnavailable
 
 __all__ = [
+    "IDLE_SECONDS",
     "PROBE_SECONDS",
     "BatchFailed",
     "BatchStore",
@@ -31,6 +34,9 @@ __all__ = [
 ]
 
 PROBE_SECONDS = 0.5
+# Long enough that back-to-back appends (tens of microseconds apart) never pay for deferred
+# work, short enough that a quiet journal is fully keyed almost at once.
+IDLE_SECONDS = 0.002
 
 Kind = Literal["append", "reserve", "release", "prune", "secret"]
 
@@ -64,6 +70,7 @@ class BatchStore(Protocol):
     """What a backend gives the writer thread; every method runs on that thread only."""
 
     prune_chunk: int
+    max_backlog: int  # deferred items that make the writer catch up between batches
 
     def start(self) -> None:
         """Connect, migrate and recover; whatever it raises makes ``open()`` fail."""
@@ -75,6 +82,14 @@ class BatchStore(Protocol):
 
     def probe(self) -> bool:
         """One heartbeat write: True once the store can commit again."""
+        ...
+
+    def backlog(self) -> int:
+        """Deferred work items not done yet (0: none)."""
+        ...
+
+    def catch_up(self) -> None:
+        """Do a chunk of the deferred work in its own transaction; raises BatchFailed."""
         ...
 
     def stop(self) -> None: ...
@@ -137,15 +152,31 @@ class GroupCommitter:
 
     def _serve(self) -> None:
         while True:
-            try:  # while unwritable, wake up regularly to probe
-                first = self._queue.get(timeout=None if self.healthy else PROBE_SECONDS)
+            try:  # while unwritable, wake up regularly to probe; with deferred work, when idle
+                first = self._queue.get(timeout=self._wait())
             except queue.Empty:
-                self.healthy = self._store.probe()
+                if self.healthy:
+                    self._catch_up()
+                else:
+                    self.healthy = self._store.probe()
                 continue
             batch, stop = self._drain(first)
             self._commit(batch)
+            if self.healthy and self._store.backlog() >= self._store.max_backlog > 0:
+                self._catch_up()  # bounds the deferred work even when the queue is never idle
             if stop:
                 return
+
+    def _wait(self) -> float | None:
+        if not self.healthy:
+            return PROBE_SECONDS
+        return IDLE_SECONDS if self._store.backlog() > 0 else None
+
+    def _catch_up(self) -> None:
+        try:
+            self._store.catch_up()
+        except BatchFailed:
+            self.healthy = False  # appends fail closed until the probe commits again
 
     def _drain(self, item: Work | None) -> tuple[list[Work], bool]:
         batch: list[Work] = []

@@ -84,6 +84,7 @@ class PgStore:
     """The write connection, this writer's node id and the ids of its stored reservations."""
 
     prune_chunk = PRUNE_CHUNK
+    max_backlog = 0  # nothing deferred: the indexes are written in the batch's own commit
 
     def __init__(self, url: str, scrub: Scrubber) -> None:
         self._url, self._scrub = url, scrub
@@ -140,6 +141,12 @@ class PgStore:
             self._abandon()
             return False
         return True
+
+    def backlog(self) -> int:
+        return 0
+
+    def catch_up(self) -> None:
+        return None
 
     # -- one batch -------------------------------------------------------------------------------
 

@@ -1,4 +1,11 @@
-"""The SQLite journal's writer: batches of work in, one committed SQLite transaction (and its results) out."""
+"""The SQLite journal's writer: batches of work in, one committed SQLite transaction (and its results) out.
+
+The durable commit holds only what the caller waits for: the event rows (appended at the end of
+the rowid tree, so a batch shares its pages) and their event_id entries. Lookup keys follow in
+``catch_up`` transactions of up to KEY_CHUNK events, run when the queue has been idle briefly or
+the tail reaches MAX_TAIL (see ``_sqlite_keys``). A crash loses no key: they are rebuilt from
+the durable rows after counters 'indexed'.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +17,52 @@ from typing import Any
 
 from trailkeeper.journal._entries import decode_entry, encode_entry
 from trailkeeper.journal._group_commit import BatchFailed, ItemError, Kind, Outcome, Work
-from trailkeeper.journal._sqlite_schema import COLUMNS, connect, last_seq, migrate, rollback
+from trailkeeper.journal._sqlite_checkpoint import Checkpointer
+from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEY, KEY_SOURCE, event_row, key_rows
+from trailkeeper.journal._sqlite_schema import connect, indexed_seq, last_seq, migrate, rollback
 from trailkeeper.journal.base import JournalEntry
 
-__all__ = ["PRUNE_CHUNK", "SqliteStore", "select_secret"]
+__all__ = ["KEY_CHUNK", "MAX_TAIL", "PRUNE_CHUNK", "SqliteStore", "select_secret"]
 
 PRUNE_CHUNK = 1000
+KEY_CHUNK = 1000  # events keyed per catch_up transaction: about 30 ms that appends wait behind
+MAX_TAIL = 2000  # un-keyed events at most before the writer keys them between batches
 
-_INSERT_EVENT = f"INSERT INTO events ({COLUMNS.replace('e.', '')}) VALUES ({', '.join('?' * 12)})"  # noqa: S608
-_INSERT_RESOURCE = "INSERT INTO event_resources VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SAVE_SEQ = "INSERT OR REPLACE INTO counters VALUES ('seq', ?)"
+_SAVE_INDEXED = "INSERT OR REPLACE INTO counters VALUES ('indexed', ?)"
+_DELETE_KEY = (
+    "DELETE FROM lookup_keys WHERE account_id = ? AND region = ? AND kind = ? AND value = ?"
+    " AND event_time_ms = ? AND seq = ?"
+)
 _OLDEST = "SELECT seq FROM events WHERE event_time_ms < ? ORDER BY event_time_ms LIMIT ?"
+_TAIL = f"SELECT {KEY_SOURCE} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608 constant
 
 
 class SqliteStore:
     """The one write connection, the last seq handed out and the stored reservations' ids."""
 
     prune_chunk = PRUNE_CHUNK
+    max_backlog = MAX_TAIL
 
     def __init__(self, path: Path, synchronous: str, readers: int) -> None:
         self._path, self._synchronous, self._readers = path, synchronous, readers
         self._conn: sqlite3.Connection | None = None
         self.read_conns: list[sqlite3.Connection] = []  # opened by start(), after the migrations
         self._seq = 0  # the last seq handed out
+        self._indexed = 0  # the last seq whose lookup keys are stored (counters 'indexed')
         self._reserved: set[str] = set()  # event ids with a stored reservation
+        self._rows: list[tuple[Any, ...]] = []  # event rows of the batch, inserted with one executemany
+        self._checkpointer = Checkpointer(path, synchronous)
 
     def start(self) -> None:
         conns: list[sqlite3.Connection] = []
         try:
             conns.append(conn := connect(self._path, self._synchronous, read_only=False))
             migrate(conn)
-            self._seq = last_seq(conn)
+            self._seq, self._indexed = last_seq(conn), indexed_seq(conn)
             self._recover(conn)
             conns += [connect(self._path, "NORMAL", read_only=True) for _ in range(self._readers)]
+            self._checkpointer.start()
         except BaseException:
             for opened in conns:
                 opened.close()
@@ -50,26 +70,63 @@ class SqliteStore:
         self._conn, self.read_conns = conn, conns[1:]
 
     def stop(self) -> None:
+        self._checkpointer.stop()
         if self._conn is not None:
             self._conn.close()
 
     def transaction(self, batch: Sequence[Work]) -> list[Outcome]:
+        try:
+            return self._transaction(batch, bulk=True)
+        except _BulkRefused:
+            # Some row is bad, and one executemany cannot say which: redo the batch item by
+            # item, so that only the bad one fails (the committer drops it and retries the rest).
+            return self._transaction(batch, bulk=False)
+
+    def backlog(self) -> int:
+        """Events whose lookup keys are not stored yet."""
+        return self._seq - self._indexed
+
+    def catch_up(self) -> None:
+        """Store the lookup keys of up to KEY_CHUNK tail events, in one transaction."""
+        conn = self._writer()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            sources = conn.execute(_TAIL, (self._indexed, KEY_CHUNK)).fetchall()
+            conn.executemany(INSERT_KEY, key_rows(sources))
+            upto = sources[-1][0] if len(sources) == KEY_CHUNK else self._seq
+            conn.execute(_SAVE_INDEXED, (upto,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:  # the database cannot write: fail closed
+            rollback(conn)
+            raise BatchFailed(str(err)) from err
+        self._indexed = upto
+
+    def _transaction(self, batch: Sequence[Work], *, bulk: bool) -> list[Outcome]:
         conn = self._writer()
         seq_before, reserved_before = self._seq, set(self._reserved)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            outcomes: list[Outcome] = [(work, self._apply(conn, work), None) for work in batch]
-            conn.execute(_SAVE_SEQ, (self._seq,))
+            outcomes: list[Outcome] = [(work, self._apply(conn, work, bulk), None) for work in batch]
+            self._flush(conn)
             conn.execute("COMMIT")
             return outcomes
-        except ItemError:
+        except (ItemError, _BulkRefused):
             rollback(conn)
-            self._seq, self._reserved = seq_before, reserved_before
+            self._seq, self._reserved, self._rows = seq_before, reserved_before, []
             raise
         except sqlite3.Error as err:  # the database cannot write: fail closed
             rollback(conn)
-            self._seq, self._reserved = seq_before, reserved_before
+            self._seq, self._reserved, self._rows = seq_before, reserved_before, []
             raise BatchFailed(str(err)) from err
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        """Insert the batch's pending event rows with one executemany."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            try:
+                conn.executemany(INSERT_EVENT, rows)
+            except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as err:
+                raise _BulkRefused(str(err)) from err
 
     def probe(self) -> bool:
         conn = self._writer()
@@ -86,9 +143,16 @@ class SqliteStore:
         assert self._conn is not None, "start() first"
         return self._conn
 
-    def _apply(self, conn: sqlite3.Connection, work: Work) -> object:
+    def _apply(self, conn: sqlite3.Connection, work: Work, bulk: bool) -> object:
         try:
+            if work.kind == "append":
+                return self._do_append(conn, work.arg, bulk)
+            self._flush(conn)  # a prune must see every earlier append of the batch
             return _APPLY[work.kind](self, conn, work.arg)
+        except _BulkRefused as err:
+            if bulk:
+                raise  # which row is unknown: transaction() redoes the batch item by item
+            raise ItemError(work, ValueError(f"journal refused {work.kind}: {err}")) from err
         except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as err:
             raise ItemError(work, ValueError(f"journal refused {work.kind}: {err}")) from err
         except sqlite3.Error:
@@ -96,8 +160,10 @@ class SqliteStore:
         except Exception as err:  # a malformed entry: only its caller gets the error
             raise ItemError(work, err) from err
 
-    def _do_append(self, conn: sqlite3.Connection, entry: JournalEntry) -> int:
-        _insert_event(conn, self._seq + 1, entry)
+    def _do_append(self, conn: sqlite3.Connection, entry: JournalEntry, bulk: bool) -> int:
+        self._rows.append(event_row(self._seq + 1, entry))
+        if not bulk:
+            self._flush(conn)
         self._seq += 1
         if entry.event_id in self._reserved:
             conn.execute("DELETE FROM reservations WHERE event_id = ?", (entry.event_id,))
@@ -114,8 +180,12 @@ class SqliteStore:
         self._reserved.discard(event_id)
 
     def _do_prune(self, conn: sqlite3.Connection, before_ms: int) -> int:
+        # The highest seq handed out is saved first: pruning every event must not let a seq come
+        # back (appends do not save it; while events remain, max(seq) tells it).
+        conn.execute(_SAVE_SEQ, (self._seq,))
         args = (before_ms, PRUNE_CHUNK)
-        conn.execute(f"DELETE FROM event_resources WHERE seq IN ({_OLDEST})", args)  # noqa: S608 constant
+        gone = conn.execute(f"SELECT {KEY_SOURCE} FROM events WHERE seq IN ({_OLDEST})", args).fetchall()  # noqa: S608
+        conn.executemany(_DELETE_KEY, key_rows(row for row in gone if row[0] <= self._indexed))
         return conn.execute(f"DELETE FROM events WHERE seq IN ({_OLDEST})", args).rowcount  # noqa: S608
 
     def _do_secret(self, conn: sqlite3.Connection, arg: tuple[str, bytes]) -> bytes | None:
@@ -130,14 +200,13 @@ class SqliteStore:
             entry = decode_entry(blob, record)
             if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (entry.event_id,)).fetchone() is None:
                 self._seq += 1
-                _insert_event(conn, self._seq, entry)
+                conn.execute(INSERT_EVENT, event_row(self._seq, entry))
         conn.execute("DELETE FROM reservations")
         conn.execute(_SAVE_SEQ, (self._seq,))
         conn.execute("COMMIT")
 
 
 _APPLY: dict[Kind, Callable[[SqliteStore, sqlite3.Connection, Any], object]] = {
-    "append": SqliteStore._do_append,
     "reserve": SqliteStore._do_reserve,
     "release": SqliteStore._do_release,
     "prune": SqliteStore._do_prune,
@@ -145,17 +214,8 @@ _APPLY: dict[Kind, Callable[[SqliteStore, sqlite3.Connection, Any], object]] = {
 }
 
 
-def _insert_event(conn: sqlite3.Connection, seq: int, e: JournalEntry) -> None:
-    conn.execute(
-        _INSERT_EVENT,
-        (seq, e.record, e.account_id, e.region, e.event_time_ms, e.event_id, e.event_name, e.event_source,
-         int(e.read_only), e.username, e.access_key_id, int(e.management)),
-    )  # fmt: skip
-    if e.resources:
-        rows = [
-            (seq, i, e.account_id, e.region, e.event_time_ms, t, n) for i, (t, n) in enumerate(e.resources)
-        ]
-        conn.executemany(_INSERT_RESOURCE, rows)
+class _BulkRefused(Exception):
+    """The database refused a row of a bulk insert (e.g. a duplicate event_id): redo item by item."""
 
 
 def select_secret(conn: sqlite3.Connection, name: str) -> bytes | None:

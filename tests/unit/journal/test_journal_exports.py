@@ -16,6 +16,8 @@ from trailkeeper.journal import (
     _pg_schema,
     _pg_writer,
     _readers,
+    _sqlite_checkpoint,
+    _sqlite_keys,
     _sqlite_reads,
     _sqlite_schema,
     _sqlite_writer,
@@ -27,7 +29,7 @@ from trailkeeper.journal._pg_connect import Scrubber, redact_url
 
 MODULES = (
     _entries, _group_commit, _pg_connect, _pg_reads, _pg_rows, _pg_schema, _pg_writer, _readers,
-    _sqlite_reads, _sqlite_schema, _sqlite_writer, base, postgres, sqlite,
+    _sqlite_checkpoint, _sqlite_keys, _sqlite_reads, _sqlite_schema, _sqlite_writer, base, postgres, sqlite,
 )  # fmt: skip
 
 
