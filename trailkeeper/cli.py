@@ -213,24 +213,29 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together; give both or neither.")
         return 2
-    tls: dict[str, Any] = {}
+    from trailkeeper.capture.protocol import GatewayHttpProtocol
+
+    options: dict[str, Any] = {"http": GatewayHttpProtocol}  # httptools, each answer in one write
     if args.tls_cert is not None:
         from trailkeeper.capture.tls import TlsDetailsProtocol
 
-        tls = {
+        options = {
             "ssl_certfile": str(args.tls_cert),
             "ssl_keyfile": str(args.tls_key),
             "http": TlsDetailsProtocol,
         }
     uvicorn.run(
         build_app(settings, background=not args.no_delivery),
-        **tls,
+        **options,
         host=settings.host,
         port=settings.port,
         access_log=False,
         log_level="warning",
         lifespan="on",
         server_header=False,
+        # uvicorn's own X-Forwarded-For handling would trust any loopback peer and rewrite the
+        # peer address before the gateway sees it; the gateway applies [server] trusted_proxies.
+        proxy_headers=False,
     )
     return 0
 

@@ -252,3 +252,19 @@ def test_presigned_url_is_verified_and_recorded(client: ClientFactory) -> None:
     refused = httpx.get(tampered, timeout=30)
     assert refused.status_code in (400, 403)
     assert refused.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_not_the_source_address(client: ClientFactory) -> None:
+    # No trusted_proxies in the config: X-Forwarded-For from the loopback peer must not be believed
+    # (uvicorn's own proxy-headers middleware would have trusted any 127.0.0.1 peer).
+    glue = client("glue")
+
+    def forwarded(request: Any, **_: Any) -> None:
+        request.headers["X-Forwarded-For"] = "203.0.113.9"
+        request.headers["X-Forwarded-Proto"] = "https"
+
+    glue.meta.events.register("before-send.glue.GetDatabases", forwarded)
+    resp = glue.get_databases()
+    rec = _record(client, resp, "GetDatabases")
+    assert rec["sourceIPAddress"] == "127.0.0.1"
+    assert "tlsDetails" not in rec

@@ -238,6 +238,9 @@ def test_management_calls_are_in_event_history_and_data_calls_are_not(view: Trai
         "Management",
     )
     assert record["responseElements"] is None
+    host = view.url.removeprefix("http://")
+    # As S3 logs it: the bucket, the sub-resource flag and the Host header the client sent.
+    assert record["requestParameters"] == {"bucketName": BUCKET, "location": "", "Host": host}
     assert record["resources"] == [
         {"accountId": ACCOUNT_A, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"}
     ]

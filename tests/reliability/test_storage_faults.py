@@ -47,9 +47,12 @@ B3_OPEN = False
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 192 MiB tmpfs: a real filesystem that really fills up. Room for the journal's WAL, which
-    grows to ~40 MB before SQLite checkpoints it (wal_autocheckpoint = 10000 pages), plus the
-    16 MiB free-space threshold: a smaller disk drops below the threshold again after it heals."""
+    """A 192 MiB tmpfs: a real filesystem that really fills up. The below-threshold case leaves
+    4 MiB free against the 16 MiB threshold (so the fault triggers), and freeing the filler must
+    bring the disk well above the threshold again (so recovery happens) however far the journal's
+    database and WAL have grown by then: the WAL is checkpointed every 1000 pages (~4 MB) now, but
+    grew to ~40 MB with the earlier wal_autocheckpoint = 10000, and a 48 MiB disk then stayed below
+    the threshold after the heal. 192 MiB keeps that margin whatever the checkpoint policy."""
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(

@@ -9,8 +9,8 @@ refused with 503 and not executed.
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,7 +72,7 @@ class _Call:
     op: OperationModel | None = None
     event_name: str = ""
     params: dict[str, Any] | None = None
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: _new_id())
 
 
 class Gateway:
@@ -98,7 +98,7 @@ class Gateway:
 
     async def handle(self, req: HttpRequest) -> WireResponse:
         self.counters.calls += 1
-        request_id = str(uuid.uuid4())
+        request_id = _new_id()
         scope = peek_scope(req)
         entry = self._app.catalog.by_signing_name(scope.service) if scope else None
         if entry is None:
@@ -245,6 +245,7 @@ class Gateway:
                 request_id=call.request_id,
                 event_id=call.event_id,
                 tls=call.req.tls,
+                host=call.req.host,
             ),
             resources=refs,
         )
@@ -284,6 +285,15 @@ class Gateway:
         protocol = entry.protocol if entry else "json"
         namespace = entry.model.metadata.get("xmlNamespace") if entry else None
         return render_error(protocol, err, request_id, xml_namespace=namespace)
+
+
+def _new_id() -> str:
+    """``str(uuid.uuid4())``, at half its cost: a random UUID, version 4, RFC 4122 variant."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _ROUTE_ORDER = {"query": 0, "rest-json": 1, "rest-xml": 2}  # S3's catch-all paths go last

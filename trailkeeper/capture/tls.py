@@ -1,6 +1,6 @@
 """TLS details for records: an HTTP protocol that exposes the negotiated TLS version and cipher to the app.
 
-uvicorn does not put the TLS session in the ASGI scope, so this subclass of its httptools
+uvicorn does not put the TLS session in the ASGI scope, so this subclass of the server's httptools
 protocol copies it into ``scope["extensions"]["tls"]`` for each request on a TLS connection.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from trailkeeper.capture.protocol import GatewayHttpProtocol
 
 __all__ = ["TlsDetailsProtocol", "tls_extension"]
 
@@ -23,7 +23,7 @@ def tls_extension(transport: Any) -> dict[str, str] | None:
     return {"tls_version": str(ssl_object.version()), "cipher_suite": str(cipher[0]) if cipher else ""}
 
 
-class TlsDetailsProtocol(HttpToolsProtocol):
+class TlsDetailsProtocol(GatewayHttpProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         details = tls_extension(self.transport)

@@ -24,6 +24,7 @@ from trailkeeper.capture.wire.types import Outcome
 from trailkeeper.record.identity import format_event_time, user_identity
 from trailkeeper.record.project import projection_for
 from trailkeeper.record.rules import ANY, ResourceRule, ServiceRules
+from trailkeeper.record.uri_form import uri_form
 
 __all__ = [
     "EVENT_VERSION",
@@ -57,6 +58,7 @@ class CallContext:
     event_id: str
     tls: TlsInfo | None = None
     partition: str = "aws"
+    host: str = ""  # the Host header, for services that log it (S3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +178,12 @@ def _capped(value: Any) -> tuple[Any, bool]:
 
 
 def _request_parameters(
-    op: OperationModel | None, rules: ServiceRules, params: Mapping[str, Any] | None
+    op: OperationModel | None, rules: ServiceRules, params: Mapping[str, Any] | None, host: str
 ) -> Any:
     if op is None or params is None:
         return None
+    if rules.uri_labels is not None:
+        return uri_form(op, params, rules.uri_labels, host)
     # A call without parameters is logged as null, not {} (real GetDatabases record).
     return projection_for(rules, op, "input")(params) or None
 
@@ -205,12 +209,13 @@ def _add_call_content(
     rules: ServiceRules,
     params: Mapping[str, Any] | None,
     outcome: Outcome,
+    host: str,
 ) -> None:
     """errorCode/errorMessage, requestParameters, responseElements (and the size-cap marker)."""
     if outcome.error is not None:
         record["errorCode"] = _truncate(outcome.error.code)
         record["errorMessage"] = _truncate(outcome.error.message)
-    request, request_omitted = _capped(_request_parameters(op, rules, params))
+    request, request_omitted = _capped(_request_parameters(op, rules, params, host))
     response, response_omitted = _capped(_response_elements(op, rules, outcome))
     record["requestParameters"] = request
     record["responseElements"] = response
@@ -263,7 +268,7 @@ def build_record(
         "sourceIPAddress": ctx.source_ip,
         "userAgent": _truncate(ctx.user_agent),
     }
-    _add_call_content(record, op, rules, params, outcome)
+    _add_call_content(record, op, rules, params, outcome, ctx.host)
     if additional_event_data is not None:
         record["additionalEventData"] = dict(additional_event_data)
     record["requestID"] = _truncate(ctx.request_id)

@@ -28,7 +28,12 @@ def format_event_time(moment: datetime) -> str:
     """``2023-07-10T12:07:57Z``: UTC, whole seconds (eventTime, creationDate)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment.year < 1000:  # strftime's %Y does not pad these; kept as it writes them
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{moment.year}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 def _issuer(issuer: SessionIssuer) -> dict[str, Any]:

@@ -34,7 +34,7 @@ ANY = "[*]"
 
 # Placeholders an ARN template may use besides request.*/response.* paths.
 _CONTEXT_FIELDS = frozenset({"partition", "region", "account", "name"})
-_TOP_KEYS = frozenset({"service", "operations", "omit", "hide", "arns", "resources"})
+_TOP_KEYS = frozenset({"service", "operations", "omit", "hide", "arns", "resources", "request_form"})
 _OPERATION_KEYS = frozenset({"read_only", "write", "null_response", "data_events", "unmodeled"})
 _RESOURCE_KEYS = frozenset({"type", "name", "arn", "in_record"})
 _OMIT_EVERYWHERE = "everywhere"
@@ -148,6 +148,10 @@ class ServiceRules:
     # False where the service answers bad input with its own exceptions rather than the model's
     # generic ValidationException (CloudTrail: InvalidMaxResultsException, ...).
     model_constraints: bool = True
+    # [request_form] uri: requestParameters as S3 writes them, from the request's URI labels (renamed
+    # by this map), query-string members and sub-resource flags by their wire names, and Host.
+    # None: the model's members, first letter lower-cased (every JSON and query service).
+    uri_labels: Mapping[str, str] | None = None
 
     def needs_response(self, operation: str) -> bool:
         """Whether a successful call's record uses its output (so the answer must be parsed)."""
@@ -230,6 +234,7 @@ class _Checker:
             data_events=self.op_list("operations", "data_events", ops.get("data_events", []), frozenset()),
             write=write,
             model_constraints=model_constraints,
+            uri_labels=self.request_form(self.table(raw, "request_form")),
             unmodeled=unmodeled,
             source=self.source,
         )
@@ -315,6 +320,17 @@ class _Checker:
             raise self.fail(entry, f"path {path!r}: {problem}")
 
     # -- resources -------------------------------------------------------------------------
+
+    def request_form(self, table: Mapping[str, Any]) -> Mapping[str, str] | None:
+        if not table:
+            return None
+        self.no_unknown_keys("request_form", table, frozenset({"style", "labels"}))
+        if table.get("style") != "uri":
+            raise self.fail("request_form", 'style must be "uri"')
+        labels = table.get("labels", {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise self.fail("request_form", "labels must map member names to record names")
+        return dict(labels)
 
     def arns(self, table: Mapping[str, Any]) -> Mapping[str, str]:
         """Default ARN template per resource type (checked per use, against each operation)."""

@@ -413,3 +413,45 @@ def test_peek_scope_reads_header_and_presigned_credentials() -> None:
     assert scope is not None
     assert (scope.region, scope.service) == ("eu-central-1", "sts")
     assert peek_scope(HttpRequest("GET", "/", "a=b", {"host": "h"}, b"", "p")) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20261123T101500Z",
+        "19991231T235959Z",
+        "20240229T000000Z",
+        "20250229T000000Z",  # no such day
+        "20261301T000000Z",  # month 13: strptime reads "1" + "30"… and gives up
+        "20261123T240000Z",
+        "20261123T235960Z",
+        "09991123T101500Z",  # strftime would not pad the year
+        "Mon, 23 Nov 2026 10:15:00 GMT",
+        "2026-11-23T10:15:00Z",
+        "\uff120261123T101500Z",  # a full-width digit: not ASCII, never the fast path
+    ],
+)
+def test_amz_date_fast_path_reads_exactly_as_strptime(value: str) -> None:
+    from trailkeeper.capture.identity import sigv4
+
+    def reference() -> str | None:
+        try:
+            return datetime.strptime(value, sigv4.AMZ_DATE_FORMAT).strftime(sigv4.AMZ_DATE_FORMAT)
+        except ValueError:
+            pass
+        try:
+            from email.utils import parsedate_to_datetime
+
+            return parsedate_to_datetime(value).astimezone(UTC).strftime(sigv4.AMZ_DATE_FORMAT)
+        except (TypeError, ValueError):
+            return None
+
+    expected = reference()
+    if expected is None:
+        with pytest.raises(AuthFailure):
+            sigv4._amz_date(value)
+        return
+    text, signed_at = sigv4._amz_date(value)
+    assert text == expected
+    if signed_at is not None:
+        assert signed_at == datetime.strptime(text, sigv4.AMZ_DATE_FORMAT).replace(tzinfo=UTC)

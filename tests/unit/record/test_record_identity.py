@@ -112,3 +112,21 @@ def test_user_identity_key_orders_match_real_records(iam_user: Principal, assume
             real.setdefault(identity["type"] + str("sessionContext" in identity), keys)
     assert list(user_identity(iam_user)) == real["IAMUserFalse"]
     assert list(user_identity(assumed_role)) == real["AssumedRoleTrue"]
+
+
+def test_format_event_time_writes_what_strftime_writes() -> None:
+    from datetime import timedelta, timezone
+
+    from trailkeeper.record.identity import format_event_time
+
+    samples = [
+        datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59),  # naive: taken as UTC
+        datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # the day before, in UTC
+        datetime(999, 7, 4, 12, 0, 0, tzinfo=UTC),  # strftime leaves such a year unpadded
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+    for moment in samples:
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+        assert format_event_time(moment) == utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert format_event_time(samples[2]) == "2025-12-31T23:30:00Z"

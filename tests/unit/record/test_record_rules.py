@@ -120,6 +120,8 @@ def test_rules_from_toml_valid_document_builds_rules(models: dict[str, ServiceMo
             "[resources.GetTable#1]",
         ),
         (GOOD + "\n[extra]\n", "[top level]"),
+        (GOOD + '\n[request_form]\nstyle = "body"\n', "[request_form]"),
+        (GOOD + '\n[request_form]\nstyle = "uri"\nlabels = { Bucket = 1 }\n', "[request_form]"),
     ],
 )
 def test_rules_from_toml_broken_entry_raises_rules_error_naming_file_and_entry(

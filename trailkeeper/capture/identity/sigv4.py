@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -178,6 +179,7 @@ class _Auth:
     token: str | None
     presigned: bool
     expires: int | None  # presigned URLs: seconds of validity after amz_date
+    signed_at: datetime | None = None  # amz_date as a UTC datetime, when read on the fast path
 
 
 def peek_scope(req: HttpRequest) -> Scope | None:
@@ -267,22 +269,37 @@ def _from_query(query: dict[str, str]) -> _Auth:
 
 
 def _build(credential: str, signed: str, signature: str, date: str, token: str | None) -> _Auth:
-    amz_date = _amz_date(date)
+    amz_date, signed_at = _amz_date(date)
     signed_headers = tuple(name.strip().lower() for name in signed.split(";"))
     if "host" not in signed_headers and ":authority" not in signed_headers:
         raise _bad_signature(_HOST_UNSIGNED)
     parts = credential.rstrip("/").split("/")  # AWS ignores trailing slashes here
     if len(parts) != 5:
         raise _incomplete(_BAD_CREDENTIAL.format(credential))
-    return _Auth(Scope(*parts[:4]), parts[4], signed_headers, signature, amz_date, token, False, None)
+    return _Auth(
+        Scope(*parts[:4]), parts[4], signed_headers, signature, amz_date, token, False, None, signed_at
+    )
 
 
-def _amz_date(value: str) -> str:
-    """The request time as YYYYMMDDTHHMMSSZ, from X-Amz-Date or an RFC 7231 Date header."""
+_BASIC_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+
+
+def _amz_date(value: str) -> tuple[str, datetime | None]:
+    """The request time as YYYYMMDDTHHMMSSZ, from X-Amz-Date or an RFC 7231 Date header; with it
+    the time as a UTC datetime when the value already was in that form (what every SDK sends)."""
+    if _BASIC_DATE.fullmatch(value) and value[0] != "0":
+        # strptime + strftime would give such a value back unchanged. A field out of range (month
+        # 13, second 60) falls through to them, and so does a year before 1000 (strftime would not
+        # pad it): those are read, or refused, exactly as before.
+        with contextlib.suppress(ValueError):
+            return value, datetime(
+                int(value[0:4]), int(value[4:6]), int(value[6:8]),
+                int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=UTC,
+            )  # fmt: skip
     with contextlib.suppress(ValueError):
-        return datetime.strptime(value, AMZ_DATE_FORMAT).strftime(AMZ_DATE_FORMAT)
+        return datetime.strptime(value, AMZ_DATE_FORMAT).strftime(AMZ_DATE_FORMAT), None
     try:
-        return parsedate_to_datetime(value).astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+        return parsedate_to_datetime(value).astimezone(UTC).strftime(AMZ_DATE_FORMAT), None
     except (TypeError, ValueError):
         raise _incomplete(_BAD_DATE.format(value)) from None
 
@@ -316,19 +333,18 @@ def _check_scope(auth: _Auth, known: Principal | None) -> None:
 
 
 def _check_time(auth: _Auth, now: datetime, skew: int, known: Principal | None) -> None:
-    signed_at = datetime.strptime(auth.amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+    signed_at = auth.signed_at or datetime.strptime(auth.amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     if auth.expires is not None and now > signed_at + timedelta(seconds=auth.expires):
         raise _presign_expired(known, auth.scope)
-    minutes, current = f"{skew / 60:g}", now.strftime(AMZ_DATE_FORMAT)
-    if signed_at > now + timedelta(seconds=skew):
-        limit = (now + timedelta(seconds=skew)).strftime(AMZ_DATE_FORMAT)
+    window = timedelta(seconds=skew)
+    if signed_at > now + window:
+        limit = (now + window).strftime(AMZ_DATE_FORMAT)
         detail = f"Signature not yet current: {auth.amz_date} is still later than {limit}"
-        detail += f" ({current} + {minutes} min.)"
-    elif auth.expires is None and signed_at < now - timedelta(seconds=skew):
-        limit = (now - timedelta(seconds=skew)).strftime(AMZ_DATE_FORMAT)
-        detail = (
-            f"Signature expired: {auth.amz_date} is now earlier than {limit} ({current} - {minutes} min.)"
-        )
+        detail += f" ({now.strftime(AMZ_DATE_FORMAT)} + {skew / 60:g} min.)"
+    elif auth.expires is None and signed_at < now - window:
+        limit = (now - window).strftime(AMZ_DATE_FORMAT)
+        detail = f"Signature expired: {auth.amz_date} is now earlier than {limit}"
+        detail += f" ({now.strftime(AMZ_DATE_FORMAT)} - {skew / 60:g} min.)"
     else:
         return
     too_large = "The difference between the request time and the current time is too large."
@@ -352,7 +368,7 @@ def _check_signature(req: HttpRequest, auth: _Auth, entry: KeyEntry) -> None:
     scope = f"{auth.scope.date}/{auth.scope.region}/{auth.scope.service}/{TERMINATOR}"
     to_sign = f"{ALGORITHM}\n{auth.amz_date}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
     key = _signing_key(entry.secret_access_key, auth.scope.date, auth.scope.region, auth.scope.service)
-    expected = hmac.new(key, to_sign.encode(), sha256).hexdigest()
+    expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
     if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
         raise _bad_signature(_MISMATCH, entry.principal, auth.scope)
 
@@ -366,6 +382,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=1024)
 def _canonical_uri(raw_path: str, service: str) -> str:
     if service in _S3_VARIANT:
         return raw_path or "/"

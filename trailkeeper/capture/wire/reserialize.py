@@ -30,13 +30,28 @@ def _serializer(protocol: str) -> Serializer | ParamValidationDecorator:
     return create_serializer(protocol, include_validation=False)
 
 
+def _path_and_query(serialized: dict[str, Any], endpoint: str) -> tuple[str, str]:
+    """The path and query of the URL botocore builds for ``serialized`` at ``endpoint``."""
+    prepare_request_dict(serialized, endpoint_url=endpoint)
+    url = urlsplit(serialized["url"])
+    return url.path or "/", url.query
+
+
+@functools.lru_cache(maxsize=1024)
+def _bare_path(endpoint: str, url_path: str, host_prefix: str | None) -> tuple[str, str]:
+    return _path_and_query({"url_path": url_path, "query_string": "", "host_prefix": host_prefix}, endpoint)
+
+
 def canonical_request(
     protocol: str, op: OperationModel, params: dict[str, Any], original: HttpRequest
 ) -> HttpRequest:
     """``original`` rebuilt from ``params`` by botocore's serializer for ``protocol``."""
     serialized = _serializer(protocol).serialize_to_request(params, op)
-    prepare_request_dict(serialized, endpoint_url=f"{original.scheme}://{original.host or 'localhost'}")
-    url = urlsplit(serialized["url"])
+    endpoint = f"{original.scheme}://{original.host or 'localhost'}"
+    if serialized["query_string"]:
+        path, query = _path_and_query(serialized, endpoint)
+    else:  # the common case (every JSON call): the URL depends only on these three values
+        path, query = _bare_path(endpoint, serialized["url_path"], serialized.get("host_prefix"))
     body = serialized["body"]
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -47,8 +62,8 @@ def canonical_request(
     headers["host"] = original.host
     return HttpRequest(
         method=serialized["method"],
-        path=url.path or "/",
-        query=url.query,
+        path=path,
+        query=query,
         headers=headers,
         body=bytes(body or b""),
         peer=original.peer,
