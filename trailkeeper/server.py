@@ -19,7 +19,7 @@ from trailkeeper.capture.identity.store import IdentityStore
 from trailkeeper.capture.wire import render_error
 from trailkeeper.capture.wire.types import WireResponse
 from trailkeeper.config import Settings
-from trailkeeper.console import ConsoleApp, console_path
+from trailkeeper.console.app import ConsoleApp, console_path
 from trailkeeper.delivery.base import Sink
 from trailkeeper.delivery.notify import SinkRunner
 from trailkeeper.delivery.service import DeliveryService, start_delivery

@@ -123,6 +123,9 @@ def _checked_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return checked
 
 
+_INLINE_READ_BYTES = 256 * 1024  # objects up to this size are read without a thread hop
+
+
 class LocalObjectStore:
     """Every local bucket under one root folder; blocking file work runs in worker threads."""
 
@@ -301,12 +304,20 @@ class LocalObjectStore:
         return _info(key, entry) if entry else self._computed(key, path.read_bytes(), st)
 
     async def get(self, bucket: str, key: str) -> StoredObject:
-        return await asyncio.to_thread(self._get_sync, bucket, key)
-
-    def _get_sync(self, bucket: str, key: str) -> StoredObject:
+        # A small object is read on the caller's thread: a thread hop costs more than the read
+        # (most log files are a few KB). Large ones go to a worker so the event loop keeps moving.
         path = self._find(self._existing(bucket), key)
         if path is None:
             raise errors.no_such_key(key)
+        try:
+            small = path.stat().st_size <= _INLINE_READ_BYTES
+        except OSError:
+            small = False  # gone meanwhile: the read below says NoSuchKey
+        if small:
+            return self._read(path, key)
+        return await asyncio.to_thread(self._read, path, key)
+
+    def _read(self, path: Path, key: str) -> StoredObject:
         try:
             with path.open("rb") as handle:  # the open file keeps these bytes, whatever renames follow
                 st = os.fstat(handle.fileno())

@@ -26,7 +26,7 @@ from trailkeeper.integrity.key_seal import seal_private_key, unseal_private_key
 from trailkeeper.integrity.key_store import FileKeyStore, SigningKeyStore
 from trailkeeper.integrity.keys import KEY_VALIDITY_MS, KeyStoreError, SigningKey
 from trailkeeper.integrity.pg_keys import SEAL_SECRET_NAME, PgKeyStore
-from trailkeeper.pgstate import PgDatabase
+from trailkeeper.pgstate.db import PgDatabase
 from trailkeeper.services.state import state_backend
 
 EAST, WEST = "us-east-1", "eu-west-1"

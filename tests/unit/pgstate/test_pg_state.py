@@ -26,7 +26,8 @@ from trailkeeper.errors import AwsError
 from trailkeeper.integrity.chain import ChainError, PendingDigest
 from trailkeeper.integrity.digest import SignedDigest
 from trailkeeper.integrity.pg_chain import PgChainState
-from trailkeeper.pgstate import LeaseLost, PgDatabase, PgLeases, delivery_lease, digest_lease
+from trailkeeper.pgstate.db import PgDatabase
+from trailkeeper.pgstate.leases import LeaseLost, PgLeases, delivery_lease, digest_lease
 
 A = "111122223333"
 
