@@ -36,7 +36,7 @@ test: lint typecheck browser
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python -m bench.gateway $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

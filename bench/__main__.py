@@ -1,4 +1,4 @@
-"""One command for every benchmark: ``python -m bench [name ...]`` (default: journal, delivery, memory).
+"""One command for every benchmark: ``python -m bench [name ...]`` (default: all of them).
 
 Each runs with its own defaults; pass ``name:--option=value`` to give one of them options, e.g.
 ``python -m bench journal:--events=10000000 memory:--seconds=600``. Results and how they were
@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-_ALL = ("journal", "delivery", "memory", "gateway", "validate")
-_DEFAULT = ("journal", "delivery", "memory")
+_ALL = ("gateway", "journal", "delivery", "memory", "validate")
+_DEFAULT = _ALL
 
 
 def main(argv: list[str]) -> int:
