@@ -10,11 +10,8 @@ dataclass fields, so adding a field needs no migration (missing keys take the fi
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +20,7 @@ import orjson
 from trailkeeper.control import errors
 from trailkeeper.control.model import Trail, TrailStatus
 from trailkeeper.errors import TrailkeeperError
+from trailkeeper.sqlite_state import SqliteStateFile
 
 __all__ = ["SqliteTrailStore", "TrailStoreError"]
 
@@ -37,8 +35,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE control_trail_status (arn TEXT PRIMARY KEY, body BLOB NOT NULL) STRICT",
     ),
 )
-_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS control_schema
-    (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT"""
 _TRAIL_FIELDS = frozenset(f.name for f in dataclasses.fields(Trail))
 _STATUS_FIELDS = frozenset(f.name for f in dataclasses.fields(TrailStatus))
 
@@ -77,28 +73,23 @@ class SqliteTrailStore:
     """TrailStore on one SQLite file (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._file = SqliteStateFile(
+            path,
+            what="control",  # as in "control schema version 2 is newer than this trailkeeper knows"
+            thread_name="trail-store",
+            version_table="control_schema",
+            migrations=_MIGRATIONS,
+            error=TrailStoreError,
+        )
 
     def describe(self) -> str:
-        return f"sqlite-trails({self._path})"
+        return f"sqlite-trails({self._file.path})"
 
     async def open(self) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trail-store")
-            try:
-                await self._run(self._connect)
-            except BaseException:
-                self._pool.shutdown(wait=False)
-                self._pool = None
-                raise
+        await self._file.open()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._run(self._disconnect)
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        await self._file.close()
 
     async def create(self, trail: Trail) -> None:
         def insert(conn: sqlite3.Connection) -> None:
@@ -114,7 +105,7 @@ class SqliteTrailStore:
                 (trail.arn, _encode_status(TrailStatus())),
             )
 
-        await self._transaction(insert)
+        await self._file.write(insert)
 
     async def replace(self, trail: Trail) -> None:
         def update(conn: sqlite3.Connection) -> None:
@@ -124,21 +115,21 @@ class SqliteTrailStore:
             if cursor.rowcount == 0:
                 raise errors.trail_not_found(trail.arn, trail.account_id)
 
-        await self._transaction(update)
+        await self._file.write(update)
 
     async def delete(self, arn: str) -> bool:
         def remove(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM control_trail_status WHERE arn = ?", (arn,))
             return conn.execute("DELETE FROM control_trails WHERE arn = ?", (arn,)).rowcount > 0
 
-        return await self._transaction(remove)
+        return await self._file.write(remove)
 
     async def get(self, arn: str) -> Trail | None:
-        rows = await self._select("SELECT body FROM control_trails WHERE arn = ?", (arn,))
+        rows = await self._file.query("SELECT body FROM control_trails WHERE arn = ?", (arn,))
         return _decode_trail(rows[0][0]) if rows else None
 
     async def trails_of(self, account_id: str) -> list[Trail]:
-        rows = await self._select(
+        rows = await self._file.query(
             "SELECT body FROM control_trails WHERE account_id = ? ORDER BY name, home_region", (account_id,)
         )
         return [_decode_trail(body) for (body,) in rows]
@@ -146,11 +137,11 @@ class SqliteTrailStore:
     async def all(self) -> list[Trail]:
         return [
             _decode_trail(body)
-            for (body,) in await self._select("SELECT body FROM control_trails ORDER BY arn")
+            for (body,) in await self._file.query("SELECT body FROM control_trails ORDER BY arn")
         ]
 
     async def status(self, arn: str) -> TrailStatus:
-        rows = await self._select("SELECT body FROM control_trail_status WHERE arn = ?", (arn,))
+        rows = await self._file.query("SELECT body FROM control_trail_status WHERE arn = ?", (arn,))
         return _decode_status(rows[0][0] if rows else None)
 
     async def update_status(self, arn: str, **changes: Any) -> TrailStatus:
@@ -171,64 +162,4 @@ class SqliteTrailStore:
                 )
             return status
 
-        return await self._transaction(apply)
-
-    # -- plumbing ---------------------------------------------------------------------------------
-
-    async def _run(self, fn: Callable[[], _T]) -> _T:
-        if self._pool is None:
-            raise TrailStoreError(f"{self.describe()} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise TrailStoreError(f"{self.describe()} is not open")
-        return self._conn
-
-    async def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return await self._run(lambda: self._db().execute(sql, args).fetchall())
-
-    async def _transaction(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        def run() -> _T:
-            return _in_transaction(self._db(), fn)
-
-        return await self._run(run)
-
-    def _connect(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are ours (BEGIN IMMEDIATE … COMMIT), never implicit.
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a created trail or a started log survives power loss
-        conn.execute("PRAGMA busy_timeout = 10000")  # other components write the same file
-        _in_transaction(conn, _migrate)
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # a failed COMMIT (busy, I/O) leaves it open
-            conn.execute("ROLLBACK")
-        raise
-    return result
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute(_VERSION_TABLE)
-    row = conn.execute("SELECT version FROM control_schema WHERE id = 1").fetchone()
-    version = int(row[0]) if row else 0
-    if version > len(_MIGRATIONS):
-        raise TrailStoreError(f"control schema version {version} is newer than this trailkeeper knows")
-    for statements in _MIGRATIONS[version:]:
-        for statement in statements:
-            conn.execute(statement)
-    conn.execute("INSERT OR REPLACE INTO control_schema VALUES (1, ?)", (len(_MIGRATIONS),))
+        return await self._file.write(apply)

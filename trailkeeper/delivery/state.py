@@ -10,10 +10,8 @@ and drops the manifest all at once.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +20,7 @@ import orjson
 
 from trailkeeper.delivery.base import DeliveredFile, Notice
 from trailkeeper.errors import TrailkeeperError
+from trailkeeper.sqlite_state import SqliteStateFile
 
 __all__ = ["DeliveryState", "Manifest", "PlannedFile", "StateError"]
 
@@ -43,8 +42,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX delivery_outbox_due ON delivery_outbox (sink, not_before_ms, id)",
     ),
 )
-_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS delivery_schema
-    (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT"""
 _FILE_COLUMNS = "trail_arn, bucket, key, account_id, region, sha256, oldest_ms, newest_ms, delivered_ms, seqs"
 
 
@@ -95,55 +92,54 @@ class DeliveryState:
     """The SQLite delivery state; also the durable ``Outbox`` the sink runners read."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._file = SqliteStateFile(
+            path,
+            what="delivery state",
+            thread_name="delivery-state",
+            version_table="delivery_schema",
+            migrations=_MIGRATIONS,
+            error=StateError,
+        )
 
     def describe(self) -> str:
-        return f"sqlite({self._path})"
+        return f"sqlite({self._file.path})"
 
     async def open(self) -> None:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="delivery-state")
-            await self._run(self._connect)
+        await self._file.open()
 
     async def close(self) -> None:
-        if self._thread is None:
-            return
-        await self._run(self._disconnect)
-        self._thread.shutdown(wait=True)
-        self._thread = None
+        await self._file.close()
 
     # -- cursors and manifests ---------------------------------------------------------------------
 
     async def cursor(self, trail_arn: str) -> int:
         """The last journal seq this trail has dealt with (delivered or found out of scope)."""
-        row = await self._query("SELECT seq FROM delivery_cursors WHERE trail_arn = ?", (trail_arn,))
+        row = await self._file.query("SELECT seq FROM delivery_cursors WHERE trail_arn = ?", (trail_arn,))
         return int(row[0][0]) if row else 0
 
     async def manifest(self, trail_arn: str) -> Manifest | None:
-        rows = await self._query("SELECT body FROM delivery_manifests WHERE trail_arn = ?", (trail_arn,))
+        rows = await self._file.query("SELECT body FROM delivery_manifests WHERE trail_arn = ?", (trail_arn,))
         return Manifest.decode(rows[0][0]) if rows else None
 
     async def manifests(self) -> list[Manifest]:
         """Every batch planned and not committed (left by a crash, an outage or a deleted trail)."""
-        rows = await self._query("SELECT body FROM delivery_manifests ORDER BY trail_arn", ())
+        rows = await self._file.query("SELECT body FROM delivery_manifests ORDER BY trail_arn", ())
         return [Manifest.decode(row[0]) for row in rows]
 
     async def save_manifest(self, manifest: Manifest) -> None:
         """Store a planned batch; refused if the trail still has one (one batch in flight per trail)."""
-        await self._write(lambda c: _insert_manifest(c, manifest))
+        await self._file.write(lambda c: _insert_manifest(c, manifest))
 
     async def advance(self, trail_arn: str, to_seq: int) -> None:
         """Move the cursor past events none of which belong in the trail's files (no manifest needed)."""
-        await self._write(lambda c: _set_cursor(c, trail_arn, to_seq))
+        await self._file.write(lambda c: _set_cursor(c, trail_arn, to_seq))
 
     async def commit(
         self, manifest: Manifest, files: Sequence[DeliveredFile], sinks: Sequence[str]
     ) -> list[int]:
         """In ONE transaction: cursor to ``manifest.to_seq``, index ``files``, queue one notice per sink,
         drop the manifest. Returns the notice ids. Raises StateError if the manifest is not pending."""
-        return await self._write(lambda c: _commit(c, manifest, files, sinks))
+        return await self._file.write(lambda c: _commit(c, manifest, files, sinks))
 
     async def files(
         self, trail_arn: str, since_ms: int = 0, until_ms: int | None = None
@@ -153,7 +149,7 @@ class DeliveryState:
         args: list[object] = [trail_arn, since_ms]
         if until_ms is not None:
             sql, args = f"{sql} AND delivered_ms < ?", [*args, until_ms]
-        return [_file_of(row) for row in await self._query(f"{sql} ORDER BY delivered_ms, id", args)]
+        return [_file_of(row) for row in await self._file.query(f"{sql} ORDER BY delivered_ms, id", args)]
 
     async def files_after(self, trail_arn: str, after_id: int) -> list[tuple[int, DeliveredFile]]:
         """The trail's files indexed after row ``after_id``, as (id, file), in commit order.
@@ -163,99 +159,34 @@ class DeliveryState:
         """
         # "+trail_arn": walk the rowid range after ``after_id`` (recent rows), not the trail's index.
         sql = f"SELECT id, {_FILE_COLUMNS} FROM delivery_files WHERE id > ? AND +trail_arn = ? ORDER BY id"  # noqa: S608
-        return [(row[0], _file_of(row[1:])) for row in await self._query(sql, (after_id, trail_arn))]
+        return [(row[0], _file_of(row[1:])) for row in await self._file.query(sql, (after_id, trail_arn))]
 
     async def last_file_id(self, trail_arn: str, before_ms: int) -> int:
         """The highest id among the trail's files delivered before ``before_ms`` (0 if none)."""
         sql = "SELECT max(id) FROM delivery_files WHERE trail_arn = ? AND delivered_ms < ?"
-        rows = await self._query(sql, (trail_arn, before_ms))
+        rows = await self._file.query(sql, (trail_arn, before_ms))
         return int(rows[0][0] or 0)
 
     # -- outbox ------------------------------------------------------------------------------------
 
     async def enqueue(self, sink: str, trail_arn: str, files: Sequence[DeliveredFile]) -> int:
         """Queue a notice of already indexed ``files`` for ``sink``; returns its id."""
-        return await self._write(lambda c: _enqueue_known(c, sink, trail_arn, files))
+        return await self._file.write(lambda c: _enqueue_known(c, sink, trail_arn, files))
 
     async def due(self, sink: str, now_ms: int, limit: int) -> list[Notice]:
-        return await self._run(lambda: _due(self._db(), sink, now_ms, limit))
+        return await self._file.run(lambda: _due(self._file.db(), sink, now_ms, limit))
 
     async def done(self, notice_id: int) -> None:
-        await self._write(lambda c: c.execute("DELETE FROM delivery_outbox WHERE id = ?", (notice_id,)))
+        await self._file.write(lambda c: c.execute("DELETE FROM delivery_outbox WHERE id = ?", (notice_id,)))
 
     async def retry(self, notice_id: int, *, not_before_ms: int, error: str) -> None:
         sql = "UPDATE delivery_outbox SET attempts = attempts + 1, not_before_ms = ?, last_error = ?"
         sql += " WHERE id = ?"
-        await self._write(lambda c: c.execute(sql, (not_before_ms, error, notice_id)))
+        await self._file.write(lambda c: c.execute(sql, (not_before_ms, error, notice_id)))
 
     async def pending(self, sink: str) -> int:
-        rows = await self._query("SELECT count(*) FROM delivery_outbox WHERE sink = ?", (sink,))
+        rows = await self._file.query("SELECT count(*) FROM delivery_outbox WHERE sink = ?", (sink,))
         return int(rows[0][0])
-
-    # -- plumbing ----------------------------------------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StateError(f"delivery state {self.describe()} is not open")
-        return self._conn
-
-    async def _run(self, fn: Callable[[], _T]) -> _T:
-        if self._thread is None:
-            raise StateError(f"delivery state {self.describe()} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
-
-    async def _query(self, sql: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
-        return await self._run(lambda: self._db().execute(sql, args).fetchall())
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        def transaction() -> _T:
-            conn = self._db()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # a failed COMMIT (busy, I/O) leaves it open
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return await self._run(transaction)
-
-    def _connect(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are ours (BEGIN IMMEDIATE … COMMIT), never implicit.
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a committed manifest or cursor survives power loss
-        conn.execute("PRAGMA busy_timeout = 10000")  # the trail store writes the same file
-        _migrate(conn)
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(_VERSION_TABLE)
-        row = conn.execute("SELECT version FROM delivery_schema WHERE id = 1").fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(_MIGRATIONS):
-            raise StateError(f"delivery schema version {version} is newer than this trailkeeper knows")
-        for statements in _MIGRATIONS[version:]:
-            for statement in statements:
-                conn.execute(statement)
-        if version < len(_MIGRATIONS):
-            conn.execute("INSERT OR REPLACE INTO delivery_schema VALUES (1, ?)", (len(_MIGRATIONS),))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _set_cursor(conn: sqlite3.Connection, trail_arn: str, seq: int) -> None:

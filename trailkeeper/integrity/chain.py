@@ -11,11 +11,9 @@ commit is finished by writing the same bytes again: every digest lands exactly o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +22,7 @@ import orjson
 
 from trailkeeper.errors import TrailkeeperError
 from trailkeeper.integrity.digest import ChainLink, SignedDigest
+from trailkeeper.sqlite_state import SqliteStateFile
 
 __all__ = ["Chain", "ChainError", "ChainState", "PendingDigest"]
 
@@ -38,8 +37,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (trail_arn, account_id, region)) STRICT""",
     ),
 )
-_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS digest_schema
-    (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT"""
 _COLUMNS = "trail_arn, account_id, region, is_open, session_ms, end_ms, last_file_id, previous, pending"
 
 
@@ -104,28 +101,29 @@ class ChainState:
     """The SQLite chain table (see the module docstring); every method is one durable transaction."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._file = SqliteStateFile(
+            path,
+            what="digest chain state",
+            thread_name="digest-chains",
+            version_table="digest_schema",
+            migrations=_MIGRATIONS,
+            error=ChainError,
+        )
 
     def describe(self) -> str:
-        return f"sqlite-digest-chains({self._path})"
+        return f"sqlite-digest-chains({self._file.path})"
 
     async def open(self) -> None:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="digest-chains")
-            await self._run(self._connect)
+        await self._file.open()
 
     async def close(self) -> None:
-        if self._thread is None:
-            return
-        await self._run(self._disconnect)
-        self._thread.shutdown(wait=True)
-        self._thread = None
+        await self._file.close()
 
     async def all(self) -> list[Chain]:
         sql = f"SELECT {_COLUMNS} FROM digest_chains ORDER BY trail_arn, account_id, region"  # noqa: S608
-        return [_chain_of(row) for row in await self._run(lambda: self._db().execute(sql).fetchall())]
+        return [
+            _chain_of(row) for row in await self._file.run(lambda: self._file.db().execute(sql).fetchall())
+        ]
 
     async def open_chain(
         self, ident: tuple[str, str, str], *, session_ms: int, start_ms: int, floor_file_id: int
@@ -142,7 +140,7 @@ class ChainState:
                 (*ident, session_ms, start_ms, floor_file_id),
             )
 
-        await self._write(upsert)
+        await self._file.write(upsert)
 
     async def plan(self, ident: tuple[str, str, str], pending: PendingDigest) -> None:
         """Write ``pending`` ahead; refused if the chain already has a digest in flight."""
@@ -152,7 +150,7 @@ class ChainState:
             if conn.execute(f"{sql} AND pending IS NULL", (pending.encode(), *ident)).rowcount != 1:
                 raise ChainError(f"chain {ident} is unknown or already has a digest in flight")
 
-        await self._write(store)
+        await self._file.write(store)
 
     async def commit(self, ident: tuple[str, str, str], pending: PendingDigest) -> None:
         """The pending digest is stored: make it the chain's head (or close the chain on a final one)."""
@@ -169,68 +167,10 @@ class ChainState:
             if cursor.rowcount != 1:
                 raise ChainError(f"chain {ident} has no such digest in flight")
 
-        await self._write(advance)
+        await self._file.write(advance)
 
     async def drop(self, trail_arn: str) -> None:
         """Forget a deleted trail's chains (a re-created trail of the same name starts afresh)."""
-        await self._write(lambda c: c.execute("DELETE FROM digest_chains WHERE trail_arn = ?", (trail_arn,)))
-
-    # -- plumbing ----------------------------------------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise ChainError(f"digest chain state {self.describe()} is not open")
-        return self._conn
-
-    async def _run(self, fn: Callable[[], _T]) -> _T:
-        if self._thread is None:
-            raise ChainError(f"digest chain state {self.describe()} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        def transaction() -> _T:
-            conn = self._db()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return await self._run(transaction)
-
-    def _connect(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a written-ahead digest survives power loss
-        conn.execute("PRAGMA busy_timeout = 10000")  # the trail store and delivery write the same file
-        _migrate(conn)
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(_VERSION_TABLE)
-        row = conn.execute("SELECT version FROM digest_schema WHERE id = 1").fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(_MIGRATIONS):
-            raise ChainError(f"digest schema version {version} is newer than this trailkeeper knows")
-        for statements in _MIGRATIONS[version:]:
-            for statement in statements:
-                conn.execute(statement)
-        conn.execute("INSERT OR REPLACE INTO digest_schema VALUES (1, ?)", (len(_MIGRATIONS),))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        await self._file.write(
+            lambda c: c.execute("DELETE FROM digest_chains WHERE trail_arn = ?", (trail_arn,))
+        )
