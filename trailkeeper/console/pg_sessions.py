@@ -11,9 +11,9 @@ import orjson
 from trailkeeper.console.sessions import (
     ConsoleSession,
     _digest,
-    _principal_fields,
     _principal_from,
     new_session_id,
+    session_row,
 )
 from trailkeeper.pgstate.db import Cursor, PgDatabase
 
@@ -50,13 +50,7 @@ class PgSessionStore:
 
     async def create(self, session: ConsoleSession) -> str:
         session_id = new_session_id()
-        row = (
-            _digest(session_id),
-            orjson.dumps(_principal_fields(session.principal)),
-            session.region,
-            session.created_ms,
-            session.expires_ms,
-        )
+        row = session_row(session_id, session)
 
         def insert(cur: Cursor) -> None:
             cur.execute("DELETE FROM console_sessions WHERE expires_ms <= %s", (session.created_ms,))

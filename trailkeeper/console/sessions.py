@@ -25,7 +25,14 @@ import orjson
 
 from trailkeeper.capture.identity.principal import Principal, SessionInfo, SessionIssuer
 
-__all__ = ["SESSION_TTL_SECONDS", "ConsoleSession", "SessionStore", "Sessions", "new_session_id"]
+__all__ = [
+    "SESSION_TTL_SECONDS",
+    "ConsoleSession",
+    "SessionStore",
+    "Sessions",
+    "new_session_id",
+    "session_row",
+]
 
 _T = TypeVar("_T")
 
@@ -123,13 +130,7 @@ class SessionStore:
     async def create(self, session: ConsoleSession) -> str:
         """Store ``session``; return the new id to put in the cookie (never stored itself)."""
         session_id = new_session_id()
-        row = (
-            _digest(session_id),
-            orjson.dumps(_principal_fields(session.principal)),
-            session.region,
-            session.created_ms,
-            session.expires_ms,
-        )
+        row = session_row(session_id, session)
 
         def insert(db: sqlite3.Connection) -> None:
             # Expired rows are dropped here rather than on every read, which stays write-free.
@@ -160,6 +161,17 @@ class SessionStore:
         """End a session (sign-out); unknown ids are ignored."""
         digest = _digest(session_id)
         await self._run(lambda db: db.execute("DELETE FROM console_sessions WHERE id_hash = ?", (digest,)))
+
+
+def session_row(session_id: str, session: ConsoleSession) -> tuple[Any, ...]:
+    """The stored row of a session: the id only as its hash (a leaked table grants no sign-in)."""
+    return (
+        _digest(session_id),
+        orjson.dumps(_principal_fields(session.principal)),
+        session.region,
+        session.created_ms,
+        session.expires_ms,
+    )
 
 
 def _migrate(db: sqlite3.Connection) -> None:
