@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 import psycopg
 
 from trailkeeper.errors import JournalUnavailable
+from trailkeeper.journal._keys import KIND
 from trailkeeper.journal._pg_connect import Scrubber, connect
-from trailkeeper.journal._pg_rows import RESOURCE_NAME, RESOURCE_TYPE, SELECT_COLUMNS, stored_event
+from trailkeeper.journal._pg_rows import SELECT_COLUMNS, stored_event
 from trailkeeper.journal.base import LookupAttribute, LookupPage, LookupQuery, StoredEvent
 
 __all__ = ["PgReader", "last_seq", "lookup", "read_after", "read_seqs", "select_secret"]
@@ -17,15 +18,38 @@ __all__ = ["PgReader", "last_seq", "lookup", "read_after", "read_seqs", "select_
 _Conn = psycopg.Connection[tuple[Any, ...]]
 _T = TypeVar("_T")
 
-_BY_EVENT: dict[LookupAttribute, str] = {
-    "EventId": "event_id",
-    "EventName": "event_name",
-    "EventSource": "event_source",
-    "Username": "username",
-    "AccessKeyId": "access_key_id",
-    "ReadOnly": "read_only",
+# An event's own columns, checked for keyed and tail events alike: a bucket may (rarely) be
+# shared by two keys, and the tail has no keys at all. Exact in SQL, so LIMIT stays exact.
+_ATTRIBUTE: dict[LookupAttribute, str] = {
+    "EventName": " AND e.event_name = %s",
+    "EventSource": " AND e.event_source = %s",
+    "Username": " AND e.username = %s",
+    "AccessKeyId": " AND e.access_key_id = %s",
+    "ReadOnly": " AND e.read_only = %s",
+    "ResourceType": " AND EXISTS (SELECT FROM unnest(e.resources) WITH ORDINALITY r (v, i)"
+    " WHERE r.v = %s AND r.i %% 2 = 1)",
+    "ResourceName": " AND EXISTS (SELECT FROM unnest(e.resources) WITH ORDINALITY r (v, i)"
+    " WHERE r.v = %s AND r.i %% 2 = 0)",
 }
-_BY_RESOURCE: dict[LookupAttribute, int] = {"ResourceType": RESOURCE_TYPE, "ResourceName": RESOURCE_NAME}
+_OWN = " AND e.account_id = %s AND e.region = %s AND e.management"
+# Event history shows management events only (the indexer keys nothing else), and the keyset
+# condition on (time, seq) is a range of the same index the ORDER BY walks. Keys above the
+# 'indexed' value read first are skipped: those events come from the tail query instead.
+_KEYED = (
+    f"(SELECT {SELECT_COLUMNS} FROM lookup_keys k JOIN events e ON e.seq = k.seq"  # noqa: S608 constant
+    " WHERE k.bucket = lookup_bucket(%s, %s, %s::integer, %s) AND k.seq <= %s"
+    " AND k.event_time_ms >= %s AND (k.event_time_ms, k.seq) < (%s, %s)" + _OWN + "{attribute}"
+    " ORDER BY k.event_time_ms DESC, k.seq DESC LIMIT %s)"
+)
+_TAIL = (
+    f"(SELECT {SELECT_COLUMNS} FROM events e WHERE e.seq > %s"  # noqa: S608 constant
+    " AND e.event_time_ms >= %s AND (e.event_time_ms, e.seq) < (%s, %s)" + _OWN + "{attribute}"
+    " ORDER BY e.event_time_ms DESC, e.seq DESC LIMIT %s)"
+)
+_BY_ID = (
+    f"SELECT {SELECT_COLUMNS} FROM events e WHERE e.event_id = %s AND e.account_id = %s"  # noqa: S608
+    " AND e.region = %s AND e.management AND e.event_time_ms >= %s AND (e.event_time_ms, e.seq) < (%s, %s)"
+)
 _READ_AFTER = f"SELECT {SELECT_COLUMNS} FROM events e WHERE e.seq > %s ORDER BY e.seq LIMIT %s"  # noqa: S608
 _READ_SEQS = f"SELECT {SELECT_COLUMNS} FROM events e WHERE e.seq = ANY(%s::bigint[]) ORDER BY e.seq"  # noqa: S608
 
@@ -62,31 +86,26 @@ class PgReader:
 
 def lookup(conn: _Conn, q: LookupQuery) -> LookupPage:
     key, value = q.attribute or (None, None)
-    arg: object = value
-    if key == "ReadOnly":
-        if value not in ("true", "false"):
-            return LookupPage([], False)  # exact match: no event has any other ReadOnly value
-        arg = value == "true"
+    if key == "ReadOnly" and value not in ("true", "false"):
+        return LookupPage([], False)  # exact match: no event has any other ReadOnly value
     upper = (q.end_ms + 1, 0)  # (time, seq) strictly below this means time <= end_ms
     if q.after is not None and q.after < upper:
         upper = q.after
-    if key in _BY_RESOURCE:
-        t, source = "r", "event_resources r JOIN events e ON e.seq = r.seq"
-        where, args = ["r.kind = %s", "r.value = %s"], [_BY_RESOURCE[key], arg]
-    else:
-        t, source = "e", "events e"
-        where, args = ([f"e.{_BY_EVENT[key]} = %s"], [arg]) if key is not None else ([], [])
-    # Event history shows management events only (the lookup indexes hold nothing else), and
-    # the keyset condition on (time, seq) is a range of the same index the ORDER BY walks.
-    where += [f"{t}.account_id = %s", f"{t}.region = %s", "e.management", f"{t}.event_time_ms >= %s"]
-    where.append(f"({t}.event_time_ms, {t}.seq) < (%s, %s)")
-    args += [q.account_id, q.region, q.start_ms, *upper, q.limit + 1]
-    sql = (
-        f"SELECT {SELECT_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"  # noqa: S608 constant parts
-        f" ORDER BY {t}.event_time_ms DESC, {t}.seq DESC LIMIT %s"
-    )
-    rows = _fetch(conn, sql, args)
-    return LookupPage([stored_event(row) for row in rows[: q.limit]], len(rows) > q.limit)
+    scope, window = [q.account_id, q.region], [q.start_ms, *upper]
+    if key == "EventId":  # the unique index finds the one row, keyed or not
+        rows = _fetch(conn, _BY_ID, [value, *scope, *window])
+        return _page([stored_event(row) for row in rows], q.limit)
+    indexed = _indexed(conn)
+    attribute, matching = "", []
+    if key is not None:
+        attribute = _ATTRIBUTE[key]
+        matching.append(value == "true" if key == "ReadOnly" else value)
+    keyed = [*scope, KIND[key], value or "", indexed, *window, *scope, *matching, q.limit + 1]
+    tail = [indexed, *window, *scope, *matching, q.limit + 1]
+    sql = f"{_KEYED} UNION ALL {_TAIL}".format(attribute=attribute)
+    events = [stored_event(row) for row in _fetch(conn, sql, [*keyed, *tail])]
+    events.sort(key=lambda s: (s.entry.event_time_ms, s.seq), reverse=True)
+    return _page(events, q.limit)
 
 
 def read_after(conn: _Conn, seq: int, limit: int) -> list[StoredEvent]:
@@ -105,6 +124,15 @@ def last_seq(conn: _Conn) -> int:
 def select_secret(conn: _Conn, name: str) -> bytes | None:
     row = conn.execute("SELECT value FROM secrets WHERE name = %s", (name,)).fetchone()
     return None if row is None else bytes(row[0])
+
+
+def _indexed(conn: _Conn) -> int:
+    row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _page(events: list[StoredEvent], limit: int) -> LookupPage:
+    return LookupPage(events[:limit], len(events) > limit)
 
 
 def _fetch(conn: _Conn, sql: str, args: Sequence[object]) -> list[tuple[Any, ...]]:

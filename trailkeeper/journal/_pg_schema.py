@@ -12,7 +12,14 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["EVENT_COLUMNS", "EVENT_TYPES", "MIGRATIONS", "RESOURCE_COLUMNS", "RESOURCE_TYPES", "migrate"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_TYPES",
+    "KEYS_OF",
+    "KEY_COLUMNS",
+    "MIGRATIONS",
+    "migrate",
+]
 
 # pg_advisory_xact_lock(_LOCK_SPACE, hashtext(current_schema())): one migration lock per schema.
 _LOCK_SPACE = 0x746B6D67  # "tkmg"
@@ -66,7 +73,57 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"CREATE TABLE counters (name {_T} PRIMARY KEY, value bigint NOT NULL)",
         "INSERT INTO counters VALUES ('seq', 0)",
     ),
+    # 2: lookup keys leave the acknowledgement path. Six partial indexes on events plus the
+    # event_resources table put ~9 index tuples per event inside every durable commit, all in
+    # one server process (measured: COPY of events alone ran 2.3x faster). Keys now go to one
+    # table that the indexer (_pg_indexer) fills in its own transactions on its own connection,
+    # so the server works on appends and keys at once; reads merge the events not keyed yet
+    # (after counters 'indexed'). A key row is (bucket, time, seq): the bucket hashes (account,
+    # region, kind, value) to 64 bits with hashtextextended, the hash PostgreSQL keeps stable
+    # for hash partitioning. Three bigints made keying ~1.9x faster than the text columns, and
+    # reads re-check every event's own columns, so two keys sharing a bucket cost a wasted row,
+    # never a wrong answer. Keys are derived in SQL (KEYS_OF): indexing costs Python nothing.
+    (
+        """CREATE FUNCTION lookup_bucket(account_id text, region text, kind integer, value text)
+            RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+            RETURN hashtextextended((account_id || chr(31) || region || chr(31) || kind || chr(31) || value)
+                COLLATE "C", 0)""",
+        """CREATE TABLE lookup_keys (bucket bigint NOT NULL, event_time_ms bigint NOT NULL,
+            seq bigint NOT NULL)""",
+        # Frozen copy of KEYS_OF (over all events, run without parameters) as released with this migration.
+        """INSERT INTO lookup_keys SELECT lookup_bucket(s.account_id, s.region, k.kind, k.value),
+                s.event_time_ms, s.seq
+            FROM events s, LATERAL (VALUES (0, ''), (1, s.event_name), (2, s.event_source),
+                (3, s.username), (4, s.access_key_id),
+                (5, CASE WHEN s.read_only THEN 'true' ELSE 'false' END)) AS k (kind, value)
+            WHERE s.management
+            UNION ALL SELECT DISTINCT lookup_bucket(s.account_id, s.region, (7 - r.i % 2)::integer, r.value),
+                s.event_time_ms, s.seq
+            FROM events s, unnest(s.resources) WITH ORDINALITY AS r (value, i) WHERE s.management""",
+        "INSERT INTO counters SELECT 'indexed', coalesce(max(seq), 0) FROM events"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        "CREATE INDEX lookup_keys_range ON lookup_keys (bucket, event_time_ms, seq)",
+        "DROP TABLE event_resources",
+        "DROP INDEX events_by_time",
+        "DROP INDEX events_by_name",
+        "DROP INDEX events_by_source",
+        "DROP INDEX events_by_user",
+        "DROP INDEX events_by_key",
+        "DROP INDEX events_by_read_only",
+    ),
 )
+
+# The lookup keys (KEY_COLUMNS) of the management events in ``{source}`` (events, or a CTE of
+# deleted ones) that pass ``{where}``: kinds as in _keys.KIND; resources are the flattened
+# (type, name) pairs, types at odd positions and names at even ones, each distinct per event.
+# A psycopg template: the modulo is written %%.
+KEYS_OF = """SELECT lookup_bucket(s.account_id, s.region, k.kind, k.value), s.event_time_ms, s.seq
+    FROM {source} s, LATERAL (VALUES (0, ''), (1, s.event_name), (2, s.event_source), (3, s.username),
+        (4, s.access_key_id), (5, CASE WHEN s.read_only THEN 'true' ELSE 'false' END)) AS k (kind, value)
+    WHERE s.management{where}
+    UNION ALL SELECT DISTINCT lookup_bucket(s.account_id, s.region, (7 - r.i %% 2)::integer, r.value),
+        s.event_time_ms, s.seq
+    FROM {source} s, unnest(s.resources) WITH ORDINALITY AS r (value, i) WHERE s.management{where}"""
 
 EVENT_COLUMNS = (
     "seq, event_time_ms, read_only, management, event_id, account_id, region, event_name,"
@@ -75,8 +132,7 @@ EVENT_COLUMNS = (
 EVENT_TYPES = (
     "int8", "int8", "bool", "bool", "text", "text", "text", "text", "text", "text", "text", "text[]", "bytea"
 )  # fmt: skip
-RESOURCE_COLUMNS = "seq, event_time_ms, kind, account_id, region, value"
-RESOURCE_TYPES = ("int8", "int8", "int2", "text", "text", "text")
+KEY_COLUMNS = "bucket, event_time_ms, seq"
 
 
 def migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> None:

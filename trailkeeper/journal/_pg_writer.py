@@ -20,13 +20,15 @@ import psycopg
 from trailkeeper.journal._entries import decode_entry, encode_entry
 from trailkeeper.journal._group_commit import BatchFailed, Outcome, Work
 from trailkeeper.journal._pg_connect import Scrubber, connect
-from trailkeeper.journal._pg_rows import insert_events, resource_keys
-from trailkeeper.journal._pg_schema import migrate
+from trailkeeper.journal._pg_indexer import PgIndexer
+from trailkeeper.journal._pg_rows import insert_events
+from trailkeeper.journal._pg_schema import KEYS_OF, migrate
 from trailkeeper.journal.base import JournalEntry
 
-__all__ = ["NODE_SPACE", "PRUNE_CHUNK", "PgStore"]
+__all__ = ["MAX_TAIL", "NODE_SPACE", "PRUNE_CHUNK", "PgStore"]
 
 PRUNE_CHUNK = 1000
+MAX_TAIL = 20_000  # events not keyed yet at most before appends wait for the indexer
 NODE_SPACE = 0x746B6E64  # "tknd": pg_advisory_lock(NODE_SPACE, node) is held while a writer lives
 
 _Conn = psycopg.Connection[tuple[Any, ...]]
@@ -35,15 +37,19 @@ _Cursor = psycopg.Cursor[tuple[Any, ...]]
 _ITEM_ERRORS = (psycopg.IntegrityError, psycopg.DataError, TypeError, ValueError, AttributeError)
 
 _TAKE_SEQS = "UPDATE counters SET value = value + %s WHERE name = 'seq' RETURNING value"
-_PRUNE = """DELETE FROM events WHERE seq IN (
-    SELECT seq FROM events WHERE event_time_ms / 1000 <= %s AND event_time_ms < %s
-    ORDER BY event_time_ms / 1000 LIMIT %s)
-    RETURNING seq, event_time_ms, management, account_id, region, resources"""
-_PRUNE_KEYS = """DELETE FROM event_resources r
-    USING unnest(%s::bigint[], %s::bigint[], %s::smallint[], %s::text[], %s::text[], %s::text[])
-        AS d (seq, event_time_ms, kind, account_id, region, value)
-    WHERE (r.account_id, r.region, r.kind, r.value, r.event_time_ms, r.seq)
-        = (d.account_id, d.region, d.kind, d.value, d.event_time_ms, d.seq)"""
+# Taken before a prune: it waits for a running indexer transaction and keeps the next one out,
+# so every key of a deleted event is either deleted with it or never written.
+_LOCK_INDEXER = "SELECT value FROM counters WHERE name = 'indexed' FOR UPDATE"
+# One statement: the oldest events go, and the keys KEYS_OF derives from them go with them.
+_PRUNE = f"""WITH gone AS (DELETE FROM events WHERE seq IN (
+        SELECT seq FROM events WHERE event_time_ms / 1000 <= %(sec)s AND event_time_ms < %(ms)s
+        ORDER BY event_time_ms / 1000 LIMIT %(limit)s)
+        RETURNING seq, event_time_ms, management, account_id, region, event_name, event_source,
+            username, access_key_id, read_only, resources),
+    keys AS ({KEYS_OF.format(source="gone", where="")}),
+    unkeyed AS (DELETE FROM lookup_keys k USING keys d (bucket, event_time_ms, seq)
+        WHERE (k.bucket, k.event_time_ms, k.seq) = (d.bucket, d.event_time_ms, d.seq))
+    SELECT count(*) FROM gone"""  # noqa: S608 constant
 _UPSERT_RESERVATION = """INSERT INTO reservations (event_id, node, entry, record) VALUES (%s, %s, %s, %s)
     ON CONFLICT (event_id) DO UPDATE SET node = excluded.node, entry = excluded.entry,
         record = excluded.record"""
@@ -84,20 +90,23 @@ class PgStore:
     """The write connection, this writer's node id and the ids of its stored reservations."""
 
     prune_chunk = PRUNE_CHUNK
-    max_backlog = 0  # nothing deferred: the indexes are written in the batch's own commit
+    max_backlog = MAX_TAIL
 
-    def __init__(self, url: str, scrub: Scrubber) -> None:
+    def __init__(self, url: str, scrub: Scrubber, name: str) -> None:
         self._url, self._scrub = url, scrub
         self._conn: _Conn | None = None
         self.node = 0
         self._reserved: set[str] = set()
         self._committing = False
+        self._last = 0  # the highest seq this writer committed
+        self._indexer = PgIndexer(url, scrub, name)
 
     def start(self) -> None:
         try:
             self._conn = self._connect(new_node=True)
             migrate(self._conn)
             self._recover(self._conn)
+            self._indexer.start(_indexed(self._conn))
         except psycopg.Error as err:  # the message may name the server, never the password
             self.stop()
             raise RuntimeError(self._scrub(err)) from None
@@ -106,6 +115,7 @@ class PgStore:
             raise
 
     def stop(self) -> None:
+        self._indexer.stop()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -143,10 +153,13 @@ class PgStore:
         return True
 
     def backlog(self) -> int:
-        return 0
+        """This writer's events not keyed yet, once they reach MAX_TAIL (below that the indexer keeps up)."""
+        behind = self._last - self._indexer.indexed
+        return behind if behind >= MAX_TAIL else 0
 
     def catch_up(self) -> None:
-        return None
+        """Hold appends back until the tail is half its bound again (or a second has passed)."""
+        self._indexer.wait_below(self._last - MAX_TAIL // 2, timeout=1.0)
 
     # -- one batch -------------------------------------------------------------------------------
 
@@ -158,7 +171,7 @@ class PgStore:
             plan = _Reservations(self._reserved)
             values, seq = self._apply(cur, batch, seq, plan)
             plan.write(cur, self.node)
-        self._commit(conn, plan.after())
+        self._commit(conn, plan.after(), seq)
         return [(work, value, None) for work, value in zip(batch, values, strict=True)]
 
     def _one_by_one(self, conn: _Conn, batch: Sequence[Work]) -> list[Outcome]:
@@ -181,7 +194,7 @@ class PgStore:
                 outcomes.append((work, value, None))
             if appends:
                 cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (seq,))
-        self._commit(conn, reserved)
+        self._commit(conn, reserved, seq)
         return outcomes
 
     def _apply(
@@ -210,7 +223,7 @@ class PgStore:
         assert row is not None, "migration 1 inserts the counter row"
         return int(row[0])
 
-    def _commit(self, conn: _Conn, reserved: set[str]) -> None:
+    def _commit(self, conn: _Conn, reserved: set[str], last: int) -> None:
         self._committing = True  # from here on a failure leaves the outcome unknown: never redone
         try:
             conn.commit()
@@ -221,6 +234,9 @@ class PgStore:
             raise
         self._committing = False
         self._reserved = reserved
+        if last > self._last:
+            self._last = last
+            self._indexer.wake()
 
     # -- connection --------------------------------------------------------------------------------
 
@@ -271,6 +287,12 @@ class PgStore:
         conn.commit()
 
 
+def _indexed(conn: _Conn) -> int:
+    row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    conn.rollback()
+    return int(row[0]) if row else 0
+
+
 def _free_node(conn: _Conn) -> int:
     """A random node id, its advisory lock now held by ``conn``'s session."""
     while True:
@@ -287,16 +309,10 @@ def _try_lock(cur: _Cursor, node: int) -> bool:
 
 def _prune(cur: _Cursor, before_ms: int) -> int:
     """Delete one chunk of the oldest events older than ``before_ms`` and their lookup keys."""
-    gone = cur.execute(_PRUNE, (before_ms // 1000, before_ms, PRUNE_CHUNK)).fetchall()
-    keys = [
-        (seq, time_ms, kind, acct, region, value)
-        for seq, time_ms, management, acct, region, flat in gone
-        if management
-        for kind, value in resource_keys(zip(flat[0::2], flat[1::2], strict=True))
-    ]
-    if keys:
-        cur.execute(_PRUNE_KEYS, [list(column) for column in zip(*keys, strict=True)])
-    return len(gone)
+    cur.execute(_LOCK_INDEXER)
+    row = cur.execute(_PRUNE.encode(), {"sec": before_ms // 1000, "ms": before_ms, "limit": PRUNE_CHUNK})
+    counted = row.fetchone()
+    return int(counted[0]) if counted else 0
 
 
 def _secret(cur: _Cursor, arg: tuple[str, bytes]) -> bytes | None:

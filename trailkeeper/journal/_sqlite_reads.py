@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from trailkeeper.journal._sqlite_keys import KIND, matches, stored
+from trailkeeper.journal._keys import KIND, matches
+from trailkeeper.journal._sqlite_keys import stored
 from trailkeeper.journal._sqlite_schema import COLUMNS, indexed_seq
 from trailkeeper.journal.base import LookupPage, LookupQuery, StoredEvent
 

@@ -90,6 +90,10 @@ class SqliteStore:
         """Store the lookup keys of up to KEY_CHUNK tail events, in one transaction."""
         conn = self._writer()
         try:
+            # Keys are rebuilt from the durable rows after a crash, so their commit need not wait
+            # for an fsync: NORMAL in WAL mode still syncs before every checkpoint, and the next
+            # append's FULL commit flushes these frames with its own.
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             sources = conn.execute(_TAIL, (self._indexed, KEY_CHUNK)).fetchall()
             conn.executemany(INSERT_KEY, key_rows(sources))
@@ -99,6 +103,8 @@ class SqliteStore:
         except sqlite3.Error as err:  # the database cannot write: fail closed
             rollback(conn)
             raise BatchFailed(str(err)) from err
+        finally:
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._indexed = upto
 
     def _transaction(self, batch: Sequence[Work], *, bulk: bool) -> list[Outcome]:

@@ -46,7 +46,7 @@ class PostgresJournal:
             self._scrub = Scrubber(url)
         except psycopg.Error:  # libpq's own parse error may quote the URL, password included
             raise ConfigError(f"journal URL {self._name} is not a valid PostgreSQL URL") from None
-        self._store = PgStore(url, self._scrub)
+        self._store = PgStore(url, self._scrub, self._name)
         self._writer = GroupCommitter(
             self._store, self._name, max_items=_MAX_BATCH_ITEMS, max_bytes=_MAX_BATCH_BYTES
         )

@@ -10,7 +10,9 @@ import pytest
 from trailkeeper.journal import (
     _entries,
     _group_commit,
+    _keys,
     _pg_connect,
+    _pg_indexer,
     _pg_reads,
     _pg_rows,
     _pg_schema,
@@ -28,8 +30,9 @@ from trailkeeper.journal import (
 from trailkeeper.journal._pg_connect import Scrubber, redact_url
 
 MODULES = (
-    _entries, _group_commit, _pg_connect, _pg_reads, _pg_rows, _pg_schema, _pg_writer, _readers,
-    _sqlite_checkpoint, _sqlite_keys, _sqlite_reads, _sqlite_schema, _sqlite_writer, base, postgres, sqlite,
+    _entries, _group_commit, _keys, _pg_connect, _pg_indexer, _pg_reads, _pg_rows, _pg_schema, _pg_writer,
+    _readers, _sqlite_checkpoint, _sqlite_keys, _sqlite_reads, _sqlite_schema, _sqlite_writer, base, postgres,
+    sqlite,
 )  # fmt: skip
 
 
