@@ -98,7 +98,7 @@ class PgIndexer:
                         conn = _connect(self._url)
                     while self._chunk(conn) == CHUNK and not self._stopping.is_set():
                         pass  # behind: keep going without waiting for a wake-up
-                except psycopg.Error as err:
+                except Exception as err:  # whatever it is (a bug too), indexing must resume
                     # The writer fails closed on its own; keys only wait, and reads merge the tail.
                     _log.warning("journal %s: indexing paused: %s", self._name, self._scrub(err))
                     _discard(conn)

@@ -141,6 +141,9 @@ def migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         schema = conn.execute("SELECT current_schema()").fetchone()
         if schema is None or schema[0] is None:
             raise RuntimeError("no schema to create the journal in: search_path names no existing schema")
+        # The session's 60 s statement timeout guards appends, not this: migration 2 keys every
+        # stored event (minutes at 10 M), and other nodes wait on the lock below meanwhile.
+        conn.execute("SET LOCAL statement_timeout = 0")
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SPACE,))
         conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,

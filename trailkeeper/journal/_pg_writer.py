@@ -116,6 +116,9 @@ class PgStore:
 
     def stop(self) -> None:
         self._indexer.stop()
+        self._close()
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -262,7 +265,7 @@ class PgStore:
     def _abandon(self) -> None:
         if self._conn is not None:
             if self._conn.broken or self._conn.closed:
-                self.stop()
+                self._close()  # the next batch or probe connects again
             else:
                 _rollback(self._conn)
 

@@ -70,6 +70,20 @@ def query(
     return LookupQuery(account_id, region, start_ms, end_ms, limit, attribute, after)
 
 
+async def every_page(
+    journal: SqliteJournal | PostgresJournal, attribute: tuple[LookupAttribute, str] | None, limit: int
+) -> list[StoredEvent]:
+    """All events a lookup finds, page after page of ``limit``, as a client pages with NextToken."""
+    seen: list[StoredEvent] = []
+    after, more = None, True
+    while more:
+        page = await journal.lookup(query(attribute=attribute, limit=limit, after=after))
+        seen += page.events
+        more = page.more
+        after = (seen[-1].entry.event_time_ms, seen[-1].seq)
+    return seen
+
+
 def event_ids(events: list[StoredEvent]) -> list[str]:
     return [stored.entry.event_id for stored in events]
 

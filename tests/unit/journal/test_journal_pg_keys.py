@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from trailkeeper.journal._pg_schema import MIGRATIONS
+from trailkeeper.journal._pg_schema import MIGRATIONS, migrate
 from trailkeeper.journal.base import LookupAttribute
 
-from .support import T0, Backend, backend_of, db_resource, event_ids, make_entry, query
+from .support import T0, Backend, backend_of, db_resource, event_ids, every_page, make_entry, query
 
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -80,12 +80,7 @@ def test_pages_merge_keyed_and_tail_events_newest_first(
                     await journal.append(entry)
                 await asyncio.sleep(0.1)  # the indexer's wake-up comes and goes
                 assert _indexed(pg.location)[0] == 6
-                seen, after, more = [], None, True
-                while more:
-                    page = await journal.lookup(query(attribute=attribute, limit=3, after=after))
-                    seen += page.events
-                    more = page.more
-                    after = (seen[-1].entry.event_time_ms, seen[-1].seq)
+                seen = await every_page(journal, attribute, 3)
             newest_first = [e.event_id for e in sorted(entries, key=lambda e: e.event_time_ms, reverse=True)]
             assert event_ids(seen) == newest_first
 
@@ -199,3 +194,23 @@ def test_migration_2_keeps_a_version_1_journal_readable(pg: Backend) -> None:
             assert [s.seq for s in (await journal.lookup(query())).events] == [4, 2, 1]
 
     asyncio.run(scenario())
+
+
+def test_migration_2_is_not_cut_short_by_the_sessions_statement_timeout(pg: Backend) -> None:
+    # Every node's session has a 60 s statement timeout; keying a large journal takes longer.
+    with psycopg.connect(pg.location) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz)")
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement.encode())
+        conn.execute("INSERT INTO schema_migrations VALUES (1, now())")
+        conn.execute(
+            "INSERT INTO events SELECT i, %s + i, true, true, 'id-' || i, '111122223333', 'us-east-1',"
+            " 'GetDatabase', 'glue.amazonaws.com', 'alice', 'AKIAALICE',"
+            " ARRAY['AWS::Glue::Database', 'db' || i], '{}' FROM generate_series(1, 20000) AS i",
+            (T0,),
+        )
+        conn.commit()
+        conn.execute("SET statement_timeout = '5ms'")  # far shorter than keying 20 000 events takes
+        migrate(conn)
+        keyed = conn.execute("SELECT count(*) FROM lookup_keys").fetchone()
+    assert keyed == (20000 * 8,)

@@ -55,6 +55,12 @@ def _cut_off(database: str, *, allow: bool) -> None:
             )
 
 
+def _indexed(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    return int(row[0]) if row else 0
+
+
 async def _wait_until(condition: object, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -214,6 +220,8 @@ def test_lost_database_fails_closed_and_the_probe_reconnects(own_database: str) 
             _cut_off(own_database, allow=True)
             assert await _wait_until(journal.writable)
             assert await journal.append(after) == first + 1  # no seq was lost to the failed batch
+            assert event_ids((await journal.lookup(query())).events) == [after.event_id, kept.event_id]
+            assert await _wait_until(lambda: _indexed(url) == first + 1)  # the indexer reconnected too
             assert event_ids((await journal.lookup(query())).events) == [after.event_id, kept.event_id]
         finally:
             await journal.close()

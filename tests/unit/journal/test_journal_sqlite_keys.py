@@ -14,7 +14,7 @@ from trailkeeper.journal._sqlite_schema import MIGRATIONS
 from trailkeeper.journal._sqlite_writer import SqliteStore
 from trailkeeper.journal.base import LookupAttribute
 
-from .support import T0, db_resource, event_ids, make_entry, opened, query
+from .support import T0, db_resource, event_ids, every_page, make_entry, opened, query
 
 
 def _keyed(path: Path) -> tuple[int, int]:
@@ -48,12 +48,7 @@ def test_pages_merge_keyed_and_tail_events_newest_first(
             for entry in entries:
                 await journal.append(entry)
             assert _keyed(path)[0] == 9
-            seen, after, more = [], None, True
-            while more:
-                page = await journal.lookup(query(attribute=attribute, limit=3, after=after))
-                seen += page.events
-                more = page.more
-                after = (seen[-1].entry.event_time_ms, seen[-1].seq)
+            seen = await every_page(journal, attribute, 3)
             newest_first = [e.event_id for e in sorted(entries, key=lambda e: e.event_time_ms, reverse=True)]
             assert event_ids(seen) == newest_first
 
