@@ -52,7 +52,8 @@ class SqliteStore:
         self._indexed = 0  # the last seq whose lookup keys are stored (counters 'indexed')
         self._reserved: set[str] = set()  # event ids with a stored reservation
         self._rows: list[tuple[Any, ...]] = []  # event rows of the batch, inserted with one executemany
-        self._checkpointer = Checkpointer(path, synchronous)
+        self.written = 0  # events appended or keyed so far: what the checkpointer paces itself by
+        self._checkpointer = Checkpointer(path, synchronous, lambda: self.written)
 
     def start(self) -> None:
         conns: list[sqlite3.Connection] = []
@@ -106,6 +107,7 @@ class SqliteStore:
         finally:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._indexed = upto
+        self.written += len(sources)
 
     def _transaction(self, batch: Sequence[Work], *, bulk: bool) -> list[Outcome]:
         conn = self._writer()
@@ -115,6 +117,7 @@ class SqliteStore:
             outcomes: list[Outcome] = [(work, self._apply(conn, work, bulk), None) for work in batch]
             self._flush(conn)
             conn.execute("COMMIT")
+            self.written += len(batch)
             return outcomes
         except (ItemError, _BulkRefused):
             rollback(conn)

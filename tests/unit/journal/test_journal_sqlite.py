@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -71,5 +72,26 @@ def test_open_can_be_retried_after_the_cause_is_fixed(tmp_path: Path) -> None:
             assert await journal.append(make_entry()) == 1
         finally:
             await journal.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("events", "within"), [(3, 3.0), (400, 0.5)])
+def test_the_checkpointer_copies_appended_events_into_the_database_file(
+    tmp_path: Path, events: int, within: float
+) -> None:
+    # A few events are checkpointed at the latest a second after they were written; many at
+    # once without waiting that second (paced by events written, not by a short fixed tick).
+    path = tmp_path / "j.sqlite3"
+
+    async def scenario() -> None:
+        async with opened(path) as journal:
+            await asyncio.sleep(1.2)  # the migration's own pages are checkpointed first
+            before = path.stat().st_size
+            await asyncio.gather(*(journal.append(make_entry(record_pad="x" * 2000)) for _ in range(events)))
+            deadline = time.monotonic() + within
+            while path.stat().st_size == before:
+                assert time.monotonic() < deadline, "the appended pages stayed in the WAL"
+                await asyncio.sleep(0.02)
 
     asyncio.run(scenario())
