@@ -84,10 +84,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # reads re-check every event's own columns, so two keys sharing a bucket cost a wasted row,
     # never a wrong answer. Keys are derived in SQL (KEYS_OF): indexing costs Python nothing.
     (
+        # A body in quotes, not RETURN (PostgreSQL 14+): hashtextextended itself needs only 11.
         """CREATE FUNCTION lookup_bucket(account_id text, region text, kind integer, value text)
             RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-            RETURN hashtextextended((account_id || chr(31) || region || chr(31) || kind || chr(31) || value)
-                COLLATE "C", 0)""",
+            AS 'SELECT hashtextextended((account_id || chr(31) || region || chr(31) || kind || chr(31)
+                || value) COLLATE "C", 0)'""",
         """CREATE TABLE lookup_keys (bucket bigint NOT NULL, event_time_ms bigint NOT NULL,
             seq bigint NOT NULL)""",
         # Frozen copy of KEYS_OF (over all events, run without parameters) as released with this migration.
