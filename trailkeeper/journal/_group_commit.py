@@ -5,8 +5,10 @@ Shared by the SQLite and PostgreSQL journals. The writer thread owns the only wr
 with concurrency while a lone append costs one durable commit. A batch the store cannot write
 fails as a whole with JournalUnavailable, and ``healthy`` stays False until a heartbeat write
 (``BatchStore.probe``, retried every half second) succeeds. A store may defer work that no
-caller waits for (the SQLite journal's lookup keys): the writer does it once the queue has been
-empty for IDLE_SECONDS, or between batches when ``backlog()`` reaches ``max_backlog``.
+caller waits for (the lookup keys): the writer calls ``catch_up`` once the queue has been empty
+for IDLE_SECONDS, or between batches when ``backlog()`` reaches ``max_backlog``. The SQLite
+store writes keys there itself; the PostgreSQL store's indexer thread writes them, reports a
+backlog only past its bound, and its ``catch_up`` waits for the indexer (backpressure).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Each LookupEvents shape is (account, region, kind, value) equality plus a newest-first range of
 (time, seq), so both journals keep one table of such keys, filled behind the acknowledgement
-path, and match the events not keyed yet (the tail) with ``matches``.
+path, numbered by ``KIND``. The SQLite journal builds them with ``event_keys`` and matches the
+events not keyed yet (the tail) with ``matches``; the PostgreSQL journal does both in SQL
+(``_pg_schema.KEYS_OF`` and ``_pg_reads``) so that keying costs its Python process nothing.
 """
 
 from __future__ import annotations

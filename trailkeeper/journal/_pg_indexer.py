@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 
 from trailkeeper.journal._pg_connect import Scrubber, connect
-from trailkeeper.journal._pg_schema import KEY_COLUMNS, KEYS_OF
+from trailkeeper.journal._pg_schema import INDEXED, KEY_COLUMNS, KEYS_OF
 
 __all__ = ["CHUNK", "GATHER_SECONDS", "POLL_SECONDS", "PgIndexer"]
 
@@ -37,8 +37,7 @@ _RETRY_SECONDS = 1.0
 _log = logging.getLogger("trailkeeper.journal.indexer")
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
-_LOCK = "SELECT value FROM counters WHERE name = 'indexed' FOR UPDATE SKIP LOCKED"
-_PEEK = "SELECT value FROM counters WHERE name = 'indexed'"
+_LOCK = f"{INDEXED} FOR UPDATE SKIP LOCKED"
 _UPPER = "SELECT max(seq), count(*) FROM (SELECT seq FROM events WHERE seq > %s ORDER BY seq LIMIT %s) t"
 _INSERT = f"INSERT INTO lookup_keys ({KEY_COLUMNS}) " + KEYS_OF.format(
     source="events", where=" AND s.seq > %(after)s AND s.seq <= %(upto)s"
@@ -112,7 +111,7 @@ class PgIndexer:
         with conn.cursor() as cur:
             locked = cur.execute(_LOCK).fetchone()
             if locked is None:  # another node is indexing: just learn how far it got
-                peeked = cur.execute(_PEEK).fetchone()
+                peeked = cur.execute(INDEXED).fetchone()
                 conn.rollback()
                 self._advance(int(peeked[0]) if peeked else 0)
                 return 0

@@ -11,6 +11,7 @@ from trailkeeper.errors import JournalUnavailable
 from trailkeeper.journal._keys import KIND
 from trailkeeper.journal._pg_connect import Scrubber, connect
 from trailkeeper.journal._pg_rows import SELECT_COLUMNS, stored_event
+from trailkeeper.journal._pg_schema import INDEXED
 from trailkeeper.journal.base import LookupAttribute, LookupPage, LookupQuery, StoredEvent
 
 __all__ = ["PgReader", "last_seq", "lookup", "read_after", "read_seqs", "select_secret"]
@@ -127,7 +128,7 @@ def select_secret(conn: _Conn, name: str) -> bytes | None:
 
 
 def _indexed(conn: _Conn) -> int:
-    row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    row = conn.execute(INDEXED).fetchone()
     return int(row[0]) if row else 0
 
 

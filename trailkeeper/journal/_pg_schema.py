@@ -15,6 +15,7 @@ import psycopg
 __all__ = [
     "EVENT_COLUMNS",
     "EVENT_TYPES",
+    "INDEXED",
     "KEYS_OF",
     "KEY_COLUMNS",
     "MIGRATIONS",
@@ -134,6 +135,9 @@ EVENT_TYPES = (
     "int8", "int8", "bool", "bool", "text", "text", "text", "text", "text", "text", "text", "text[]", "bytea"
 )  # fmt: skip
 KEY_COLUMNS = "bucket, event_time_ms, seq"
+# Every event up to this seq has its lookup keys; the indexer's row lock on it is taken with
+# FOR UPDATE (by a prune) or FOR UPDATE SKIP LOCKED (by an indexer).
+INDEXED = "SELECT value FROM counters WHERE name = 'indexed'"
 
 
 def migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> None:

@@ -22,7 +22,7 @@ from trailkeeper.journal._group_commit import BatchFailed, Outcome, Work
 from trailkeeper.journal._pg_connect import Scrubber, connect
 from trailkeeper.journal._pg_indexer import PgIndexer
 from trailkeeper.journal._pg_rows import insert_events
-from trailkeeper.journal._pg_schema import KEYS_OF, migrate
+from trailkeeper.journal._pg_schema import INDEXED, KEYS_OF, migrate
 from trailkeeper.journal.base import JournalEntry
 
 __all__ = ["MAX_TAIL", "NODE_SPACE", "PRUNE_CHUNK", "PgStore"]
@@ -39,7 +39,7 @@ _ITEM_ERRORS = (psycopg.IntegrityError, psycopg.DataError, TypeError, ValueError
 _TAKE_SEQS = "UPDATE counters SET value = value + %s WHERE name = 'seq' RETURNING value"
 # Taken before a prune: it waits for a running indexer transaction and keeps the next one out,
 # so every key of a deleted event is either deleted with it or never written.
-_LOCK_INDEXER = "SELECT value FROM counters WHERE name = 'indexed' FOR UPDATE"
+_LOCK_INDEXER = f"{INDEXED} FOR UPDATE"
 # One statement: the oldest events go, and the keys KEYS_OF derives from them go with them.
 _PRUNE = f"""WITH gone AS (DELETE FROM events WHERE seq IN (
         SELECT seq FROM events WHERE event_time_ms / 1000 <= %(sec)s AND event_time_ms < %(ms)s
@@ -291,7 +291,7 @@ class PgStore:
 
 
 def _indexed(conn: _Conn) -> int:
-    row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    row = conn.execute(INDEXED).fetchone()
     conn.rollback()
     return int(row[0]) if row else 0
 

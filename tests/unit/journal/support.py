@@ -112,6 +112,13 @@ def pg_admin() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         yield conn
 
 
+def pg_indexed(url: str) -> int:
+    """counters 'indexed' of the PostgreSQL journal at ``url``: every event up to it is keyed."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
+    return int(row[0]) if row else 0
+
+
 @dataclass
 class Backend:
     """One journal store of either kind: every ``journal()`` / ``opened()`` reaches the same data."""

@@ -16,7 +16,17 @@ import pytest
 from trailkeeper.journal._pg_schema import MIGRATIONS, migrate
 from trailkeeper.journal.base import LookupAttribute
 
-from .support import T0, Backend, backend_of, db_resource, event_ids, every_page, make_entry, query
+from .support import (
+    T0,
+    Backend,
+    backend_of,
+    db_resource,
+    event_ids,
+    every_page,
+    make_entry,
+    pg_indexed,
+    query,
+)
 
 _Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -30,16 +40,14 @@ def pg(tmp_path: Path) -> Iterator[Backend]:
 def _indexed(url: str) -> tuple[int, int]:
     """counters 'indexed' and the number of lookup_keys rows."""
     with psycopg.connect(url) as conn:
-        indexed = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
         keys = conn.execute("SELECT count(*) FROM lookup_keys").fetchone()
-    assert indexed is not None
     assert keys is not None
-    return int(indexed[0]), int(keys[0])
+    return pg_indexed(url), int(keys[0])
 
 
 async def _until_indexed(url: str, seq: int, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while _indexed(url)[0] < seq:
+    while pg_indexed(url) < seq:
         assert time.monotonic() < deadline, f"the indexer did not reach seq {seq}"
         await asyncio.sleep(0.05)
 

@@ -19,7 +19,7 @@ from trailkeeper.journal._pg_schema import MIGRATIONS
 from trailkeeper.journal.base import Journal
 from trailkeeper.journal.postgres import PostgresJournal
 
-from .support import PG_URL, T0, Backend, backend_of, event_ids, make_entry, pg_admin, query
+from .support import PG_URL, T0, Backend, backend_of, event_ids, make_entry, pg_admin, pg_indexed, query
 
 
 @pytest.fixture
@@ -53,12 +53,6 @@ def _cut_off(database: str, *, allow: bool) -> None:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
             )
-
-
-def _indexed(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT value FROM counters WHERE name = 'indexed'").fetchone()
-    return int(row[0]) if row else 0
 
 
 async def _wait_until(condition: object, seconds: float = 5.0) -> bool:
@@ -221,7 +215,7 @@ def test_lost_database_fails_closed_and_the_probe_reconnects(own_database: str) 
             assert await _wait_until(journal.writable)
             assert await journal.append(after) == first + 1  # no seq was lost to the failed batch
             assert event_ids((await journal.lookup(query())).events) == [after.event_id, kept.event_id]
-            assert await _wait_until(lambda: _indexed(url) == first + 1)  # the indexer reconnected too
+            assert await _wait_until(lambda: pg_indexed(url) == first + 1)  # the indexer reconnected too
             assert event_ids((await journal.lookup(query())).events) == [after.event_id, kept.event_id]
         finally:
             await journal.close()
