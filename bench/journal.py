@@ -6,8 +6,8 @@ lookup keys behind the acknowledgement, so ``keyed/s`` also counts the time unti
 is written (counters 'indexed' reaches the last seq): the rate at which events become
 searchable, which a sustained load cannot outrun. Baseline, in the same run: the same rows
 (events and their lookup keys) inserted in 2000-row transactions with no durability wait, one
-after another: SQLite with ``executemany`` (synchronous=OFF), PostgreSQL with the journal's own
-COPY and INSERT … SELECT (synchronous_commit=off).
+after another, with the journal's own statements: SQLite ``executemany`` and INSERT … SELECT
+(synchronous=OFF), PostgreSQL COPY and INSERT … SELECT (synchronous_commit=off).
 
 Lookups: ``--events`` entries spread over 90 days are bulk loaded (indexes dropped, rows
 inserted in large transactions with the journal's own row layout, indexes rebuilt), then the
@@ -43,7 +43,7 @@ from tests.unit.history.support import lookup
 from tests.unit.journal.support import Backend, backend_of
 from trailkeeper.journal import _pg_schema, _sqlite_schema
 from trailkeeper.journal._pg_rows import insert_events
-from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEY, event_row, key_rows
+from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEYS, event_row
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
 
 __all__ = ["main"]
@@ -116,7 +116,8 @@ def _indexed(store: Backend) -> int:
 
 
 def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
-    """events/s for executemany into the same schema, synchronous=OFF, 2000 rows per transaction."""
+    """events/s for the journal's own statements (executemany of the rows, then the keys by INSERT …
+    SELECT) in 2000-row transactions with synchronous=OFF: no durability wait, no overlap."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
@@ -125,18 +126,11 @@ def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
         conn.execute("BEGIN")
         rows = [event_row(seq, e) for seq, e in enumerate(entries[first : first + 2000], first + 1)]
         conn.executemany(INSERT_EVENT, rows)
-        conn.executemany(INSERT_KEY, key_rows(row[:1] + _key_source(row) for row in rows))
+        conn.execute(INSERT_KEYS, {"after": first, "upto": first + len(rows)})
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
     return len(entries) / seconds
-
-
-def _key_source(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    # event_row's columns (seq, record, acct, region, time, id, name, source, read_only, user, key,
-    # management, resources) in KEY_SOURCE's order, less the seq.
-    _, _, acct, region, time_ms, _, name, source, read_only, user, key, mgmt, resources = row
-    return (acct, region, time_ms, name, source, user, key, read_only, mgmt, resources)
 
 
 def _raw_rows_postgres(url: str, entries: list[JournalEntry]) -> float:

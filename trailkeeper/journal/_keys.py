@@ -1,19 +1,17 @@
-"""Lookup keys for both journals: an event's columns in, the (kind, value) pairs LookupEvents finds it by out.
+"""Lookup keys for both journals: the kinds of key LookupEvents finds an event by, and the tail's match.
 
 Each LookupEvents shape is (account, region, kind, value) equality plus a newest-first range of
 (time, seq), so both journals keep one table of such keys, filled behind the acknowledgement
-path, numbered by ``KIND``. The SQLite journal builds them with ``event_keys`` and matches the
-events not keyed yet (the tail) with ``matches``; the PostgreSQL journal does both in SQL
-(``_pg_schema.KEYS_OF`` and ``_pg_reads``) so that keying costs its Python process nothing.
+path, numbered by ``KIND``. Both derive the keys in SQL (``_sqlite_keys.INSERT_KEYS``,
+``_pg_schema.KEYS_OF``), so that keying costs the Python process nothing; the SQLite journal
+matches the events not keyed yet (the tail) with ``matches``, the PostgreSQL one in SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
 
-__all__ = ["KIND", "event_keys", "matches"]
+__all__ = ["KIND", "matches"]
 
 # The kind column; EventId is served by the events table's own unique index instead.
 KIND: dict[LookupAttribute | None, int] = {
@@ -26,21 +24,6 @@ KIND: dict[LookupAttribute | None, int] = {
     "ResourceType": 6,
     "ResourceName": 7,
 }
-
-
-def event_keys(
-    name: str, source: str, user: str, key: str, read_only: bool, resources: Iterable[tuple[str, str]]
-) -> list[tuple[int, str]]:
-    """The (kind, value) keys of one management event (data events have none: history never shows them).
-
-    Resource keys are distinct per event (an ARN and its short name share a type), so a range
-    scan meets each event at most once and can stop at exactly limit + 1 rows.
-    """
-    pairs = tuple(resources)
-    keys = [(0, ""), (1, name), (2, source), (3, user), (4, key), (5, "true" if read_only else "false")]
-    keys += [(6, t) for t in dict.fromkeys(t for t, _ in pairs)]
-    keys += [(7, n) for n in dict.fromkeys(n for _, n in pairs)]
-    return keys
 
 
 def matches(e: JournalEntry, attribute: tuple[LookupAttribute, str] | None) -> bool:

@@ -18,7 +18,14 @@ from typing import Any
 from trailkeeper.journal._entries import decode_entry, encode_entry
 from trailkeeper.journal._group_commit import BatchFailed, ItemError, Kind, Outcome, Work
 from trailkeeper.journal._sqlite_checkpoint import Checkpointer
-from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEY, KEY_SOURCE, event_row, key_rows
+from trailkeeper.journal._sqlite_keys import (
+    DELETE_KEY,
+    INSERT_EVENT,
+    INSERT_KEYS,
+    KEYS_OF_OLDEST,
+    OLDEST,
+    event_row,
+)
 from trailkeeper.journal._sqlite_schema import connect, indexed_seq, last_seq, migrate, rollback
 from trailkeeper.journal.base import JournalEntry
 
@@ -30,12 +37,7 @@ MAX_TAIL = 2000  # un-keyed events at most before the writer keys them between b
 
 _SAVE_SEQ = "INSERT OR REPLACE INTO counters VALUES ('seq', ?)"
 _SAVE_INDEXED = "INSERT OR REPLACE INTO counters VALUES ('indexed', ?)"
-_DELETE_KEY = (
-    "DELETE FROM lookup_keys WHERE account_id = ? AND region = ? AND kind = ? AND value = ?"
-    " AND event_time_ms = ? AND seq = ?"
-)
-_OLDEST = "SELECT seq FROM events WHERE event_time_ms < ? ORDER BY event_time_ms LIMIT ?"
-_TAIL = f"SELECT {KEY_SOURCE} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608 constant
+_DELETE_OLDEST = f"DELETE FROM events WHERE seq IN ({OLDEST})"  # noqa: S608 constant
 
 
 class SqliteStore:
@@ -96,9 +98,9 @@ class SqliteStore:
             # append's FULL commit flushes these frames with its own.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
-            sources = conn.execute(_TAIL, (self._indexed, KEY_CHUNK)).fetchall()
-            conn.executemany(INSERT_KEY, key_rows(sources))
-            upto = sources[-1][0] if len(sources) == KEY_CHUNK else self._seq
+            # Seqs are handed out one by one, so this range holds at most KEY_CHUNK events.
+            upto = min(self._indexed + KEY_CHUNK, self._seq)
+            conn.execute(INSERT_KEYS, {"after": self._indexed, "upto": upto})
             conn.execute(_SAVE_INDEXED, (upto,))
             conn.execute("COMMIT")
         except sqlite3.Error as err:  # the database cannot write: fail closed
@@ -106,8 +108,8 @@ class SqliteStore:
             raise BatchFailed(str(err)) from err
         finally:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self.written += upto - self._indexed
         self._indexed = upto
-        self.written += len(sources)
 
     def _transaction(self, batch: Sequence[Work], *, bulk: bool) -> list[Outcome]:
         conn = self._writer()
@@ -192,10 +194,9 @@ class SqliteStore:
         # The highest seq handed out is saved first: pruning every event must not let a seq come
         # back (appends do not save it; while events remain, max(seq) tells it).
         conn.execute(_SAVE_SEQ, (self._seq,))
-        args = (before_ms, PRUNE_CHUNK)
-        gone = conn.execute(f"SELECT {KEY_SOURCE} FROM events WHERE seq IN ({_OLDEST})", args).fetchall()  # noqa: S608
-        conn.executemany(_DELETE_KEY, key_rows(row for row in gone if row[0] <= self._indexed))
-        return conn.execute(f"DELETE FROM events WHERE seq IN ({_OLDEST})", args).rowcount  # noqa: S608
+        chunk = {"before": before_ms, "limit": PRUNE_CHUNK}
+        conn.executemany(DELETE_KEY, conn.execute(KEYS_OF_OLDEST, chunk).fetchall())
+        return conn.execute(_DELETE_OLDEST, chunk).rowcount
 
     def _do_secret(self, conn: sqlite3.Connection, arg: tuple[str, bytes]) -> bytes | None:
         conn.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)", arg)
