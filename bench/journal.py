@@ -41,9 +41,9 @@ from rich.table import Table
 from bench._events import EventFactory, LookupValues
 from tests.unit.history.support import lookup
 from tests.unit.journal.support import Backend, backend_of
-from trailkeeper.journal import _pg_schema, _sqlite_schema
+from trailkeeper.journal import _pg_schema
 from trailkeeper.journal._pg_rows import insert_events
-from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEYS, event_row
+from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEYS, PART_EVENTS, SAVE_PARTS, event_row
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
 
 __all__ = ["main"]
@@ -126,7 +126,9 @@ def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
         conn.execute("BEGIN")
         rows = [event_row(seq, e) for seq, e in enumerate(entries[first : first + 2000], first + 1)]
         conn.executemany(INSERT_EVENT, rows)
-        conn.execute(INSERT_KEYS, {"after": first, "upto": first + len(rows)})
+        chunk = {"after": first, "upto": first + len(rows), "part": PART_EVENTS}
+        conn.execute(INSERT_KEYS, chunk)
+        conn.execute(SAVE_PARTS, chunk)
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
@@ -237,8 +239,11 @@ def _load_sqlite(path: Path, entries: Iterable[JournalEntry], console: Console) 
     console.log(f"sqlite: {seq:,} rows in; rebuilding {len(indexes)} indexes and the lookup keys")
     for _, statement in indexes:
         conn.execute(statement)
-    for statement in _sqlite_schema.KEYS_FROM_EVENTS:  # sorted bulk inserts, as migration 2 does
-        conn.execute(statement)
+    for after in range(0, seq, PART_EVENTS):  # one partition per statement: a sorted append each
+        chunk_of = {"after": after, "upto": min(after + PART_EVENTS, seq), "part": PART_EVENTS}
+        conn.execute(INSERT_KEYS, chunk_of)
+        conn.execute(SAVE_PARTS, chunk_of)
+    conn.execute("INSERT OR REPLACE INTO counters VALUES ('indexed', ?)", (seq,))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return seq

@@ -1,18 +1,19 @@
 """The SQLite journal's reads: a read connection and a LookupQuery or seqs in, StoredEvents out.
 
-A lookup reads two parts of one snapshot and merges them newest first: the keyed events (one
-range of lookup_keys, stopping at limit + 1) and the tail the writer has not keyed yet (events
-after counters 'indexed': at most a few thousand rows, read by seq and filtered here).
+A lookup reads one snapshot and merges newest first: the keyed events, one range of lookup_keys
+per partition (stopping at limit + 1), and the tail the writer has not keyed yet (events after
+counters 'indexed': at most a few thousand rows, read by seq with the attribute checked in
+SQL). Partitions are visited by their newest event time, and the walk stops once limit + 1
+events are found that are newer than anything in the partitions left (lookup_parts).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from trailkeeper.journal._keys import KIND, matches
+from trailkeeper.journal._keys import KIND
 from trailkeeper.journal._sqlite_keys import stored
 from trailkeeper.journal._sqlite_schema import COLUMNS, indexed_seq
 from trailkeeper.journal.base import LookupPage, LookupQuery, StoredEvent
@@ -24,24 +25,38 @@ _IN_CHUNK = 500  # seqs per IN (...) list
 _T = TypeVar("_T")
 _Row = tuple[Any, ...]
 
+# The partitions whose time span meets the window [start, end], newest first.
+_PARTS = (
+    "SELECT part, max_time_ms FROM lookup_parts WHERE max_time_ms >= ? AND min_time_ms <= ?"
+    " ORDER BY max_time_ms DESC, part"
+)
 # The keyset condition (time, seq) < (?, ?) is a range of the same key the ORDER BY walks.
+# Keys only (the primary key covers them): the page's events are read once the walk is done.
 _KEYED = (
-    f"SELECT {COLUMNS} FROM lookup_keys k JOIN events e ON e.seq = k.seq"  # noqa: S608 constant
-    " WHERE k.account_id = ? AND k.region = ? AND k.kind = ? AND k.value = ?"
-    " AND k.event_time_ms >= ? AND (k.event_time_ms, k.seq) < (?, ?)"
-    " ORDER BY k.event_time_ms DESC, k.seq DESC LIMIT ?"
+    "SELECT event_time_ms, seq FROM lookup_keys"
+    " WHERE part = ? AND account_id = ? AND region = ? AND kind = ? AND value = ?"
+    " AND event_time_ms >= ? AND (event_time_ms, seq) < (?, ?)"
+    " ORDER BY event_time_ms DESC, seq DESC LIMIT ?"
 )
 # NOT INDEXED: the tail is a short rowid range; the planner would otherwise pick the time
-# index and walk the whole window (measured: 20 ms at 200 000 events).
+# index and walk the whole window (measured: 20 ms at 200 000 events). {attribute} is one of
+# _TAIL_ATTRIBUTE: the same match the tail's keys will have.
 _TAIL = (
     f"SELECT {COLUMNS} FROM events e NOT INDEXED WHERE e.seq > ? AND e.account_id = ? AND e.region = ?"  # noqa: S608
-    " AND e.management = 1 AND e.event_time_ms >= ? AND (e.event_time_ms, e.seq) < (?, ?)"
+    " AND e.management = 1 AND e.event_time_ms >= ? AND (e.event_time_ms, e.seq) < (?, ?){attribute}"
 )
-# EventId: the events table's own UNIQUE index finds the one row, keyed or not.
-_BY_ID = (
-    f"SELECT {COLUMNS} FROM events e WHERE e.event_id = ? AND e.account_id = ? AND e.region = ?"  # noqa: S608
-    " AND e.management = 1 AND e.event_time_ms >= ? AND (e.event_time_ms, e.seq) < (?, ?)"
-)
+_RESOURCE = " AND EXISTS (SELECT 1 FROM json_each(e.resources) j WHERE j.value ->> {member} = ?)"
+_TAIL_ATTRIBUTE = {
+    None: _TAIL.format(attribute=""),
+    "EventId": _TAIL.format(attribute=" AND e.event_id = ?"),
+    "EventName": _TAIL.format(attribute=" AND e.event_name = ?"),
+    "EventSource": _TAIL.format(attribute=" AND e.event_source = ?"),
+    "Username": _TAIL.format(attribute=" AND e.username = ?"),
+    "AccessKeyId": _TAIL.format(attribute=" AND e.access_key_id = ?"),
+    "ReadOnly": _TAIL.format(attribute=" AND CASE e.read_only WHEN 1 THEN 'true' ELSE 'false' END = ?"),
+    "ResourceType": _TAIL.format(attribute=_RESOURCE.format(member=0)),
+    "ResourceName": _TAIL.format(attribute=_RESOURCE.format(member=1)),
+}
 
 
 def snapshot(conn: sqlite3.Connection, read: Callable[[], _T]) -> _T:
@@ -61,18 +76,31 @@ def lookup(conn: sqlite3.Connection, query: LookupQuery) -> LookupPage:
         upper = query.after
     scope = [query.account_id, query.region]
     window = [query.start_ms, *upper]
-    if key == "EventId":
-        rows = conn.execute(_BY_ID, [value, *scope, *window]).fetchall()
-        return _page([stored(row) for row in rows], query.limit)
     indexed = indexed_seq(conn)
-    with contextlib.closing(
-        conn.execute(_KEYED, [*scope, KIND[key], value or "", *window, query.limit + 1])
-    ) as cur:
-        events = [stored(row) for row in cur]
-    tail = conn.execute(_TAIL, [indexed, *scope, *window])
-    events += [event for event in map(stored, tail) if matches(event.entry, query.attribute)]
-    events.sort(key=lambda s: (s.entry.event_time_ms, s.seq), reverse=True)
+    events = read_seqs(conn, [seq for _, seq in _keyed(conn, query, KIND[key], value or "", window)])
+    tail_args = [indexed, *scope, *window] + ([] if value is None else [value])
+    events += map(stored, conn.execute(_TAIL_ATTRIBUTE[key], tail_args))
+    events.sort(key=_newest_first, reverse=True)
     return _page(events, query.limit)
+
+
+def _keyed(
+    conn: sqlite3.Connection, query: LookupQuery, kind: int, value: str, window: list[int]
+) -> list[tuple[int, int]]:
+    """(time, seq) of the newest limit + 1 keyed events in the window, walking partitions newest first."""
+    wanted = query.limit + 1
+    found: list[tuple[int, int]] = []
+    for part, max_time_ms in conn.execute(_PARTS, (query.start_ms, window[1])).fetchall():
+        if len(found) == wanted and found[-1][0] > max_time_ms:
+            break  # every partition left is older than all of the page (and its "more" event)
+        found += conn.execute(_KEYED, [part, query.account_id, query.region, kind, value, *window, wanted])
+        found.sort(reverse=True)
+        del found[wanted:]
+    return found
+
+
+def _newest_first(event: StoredEvent) -> tuple[int, int]:
+    return (event.entry.event_time_ms, event.seq)
 
 
 def read_after(conn: sqlite3.Connection, seq: int, limit: int) -> list[StoredEvent]:
