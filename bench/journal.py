@@ -7,7 +7,9 @@ is written (counters 'indexed' reaches the last seq): the rate at which events b
 searchable, which a sustained load cannot outrun. Baseline, in the same run: the same rows
 (events and their lookup keys) inserted in 2000-row transactions with no durability wait, one
 after another, with the journal's own statements: SQLite ``executemany`` and INSERT … SELECT
-(synchronous=OFF), PostgreSQL COPY and INSERT … SELECT (synchronous_commit=off).
+(synchronous=OFF), PostgreSQL COPY and INSERT … SELECT (synchronous_commit=off). One more c=64
+run appends to a journal already holding ``--preloaded`` events (bulk loaded as below), with
+times after them as live traffic has: a journal whose cost grows with its size shows it here.
 
 Lookups: ``--events`` entries spread over 90 days are bulk loaded (indexes dropped, rows
 inserted in large transactions with the journal's own row layout, indexes rebuilt), then the
@@ -29,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,7 @@ class AppendResult:
     latencies: list[float]
     commits: int
     keyed_seconds: float = 0.0  # until every lookup key was written too (searchable, not only durable)
+    preloaded: int = 0  # events the journal held before the run
 
     @property
     def rate(self) -> float:
@@ -153,7 +156,9 @@ def _raw_rows_postgres(url: str, entries: list[JournalEntry]) -> float:
         return len(entries) / (time.perf_counter() - started)
 
 
-async def _appends(kinds: Sequence[str], count: int, tmp: Path, stack: ExitStack) -> list[AppendResult]:
+async def _appends(
+    kinds: Sequence[str], count: int, preloaded: int, tmp: Path, stack: ExitStack, console: Console
+) -> list[AppendResult]:
     factory = EventFactory(seed=1)
     results: list[AppendResult] = []
     for kind in kinds:
@@ -162,6 +167,8 @@ async def _appends(kinds: Sequence[str], count: int, tmp: Path, stack: ExitStack
             entries = list(factory.entries(n, END_MS))
             store = stack.enter_context(backend_of(kind, tmp / f"{kind}-{concurrency}"))
             results.append(await _append_run(store, concurrency, entries))
+        if preloaded:
+            results.append(await _preloaded_run(kind, count, preloaded, tmp, stack, console))
         base = stack.enter_context(backend_of(kind, tmp / f"{kind}-raw"))
         async with base.opened():  # migrate only
             pass
@@ -173,6 +180,26 @@ async def _appends(kinds: Sequence[str], count: int, tmp: Path, stack: ExitStack
         )
         results.append(AppendResult(kind, 0, count, count / rate, [], 0))
     return results
+
+
+async def _preloaded_run(
+    kind: str, count: int, preloaded: int, tmp: Path, stack: ExitStack, console: Console
+) -> AppendResult:
+    """c=64 into a journal already holding ``preloaded`` events: does ingest hold up as it grows?
+    The appended events come after the loaded ones in time, as live traffic does."""
+    factory = EventFactory(seed=4)
+    store = stack.enter_context(backend_of(kind, tmp / f"{kind}-preloaded"))
+    async with store.opened():  # migrate only
+        pass
+    loaded = factory.entries(preloaded, END_MS)
+    if kind == "sqlite":
+        _load_sqlite(Path(store.location), loaded, console)
+    else:
+        _load_postgres(store.location, loaded, console)
+    live = [replace(e, event_time_ms=END_MS + i) for i, e in enumerate(factory.entries(count, END_MS))]
+    result = await _append_run(store, 64, live)
+    result.preloaded = preloaded
+    return result
 
 
 def _append_table(results: list[AppendResult]) -> Table:
@@ -196,8 +223,9 @@ def _append_table(results: list[AppendResult]) -> Table:
         if r.concurrency == 0:
             table.add_row(r.backend, "raw", str(r.count), f"{r.rate:,.0f}", "", "1.00", "", "", "", "")
             continue
+        c = f"{r.concurrency} on {r.preloaded:,}" if r.preloaded else str(r.concurrency)
         table.add_row(
-            r.backend, str(r.concurrency), str(r.count), f"{r.rate:,.0f}",
+            r.backend, c, str(r.count), f"{r.rate:,.0f}",
             f"{r.rate / TARGETS[r.backend]:.2f}", f"{r.rate / baselines[r.backend]:.2f}",
             f"{r.count / r.keyed_seconds:,.0f}", str(r.commits),
             f"{_pct(r.latencies, 0.5):.2f}", f"{_pct(r.latencies, 0.99):.2f}",
@@ -356,6 +384,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--appends", type=int, default=30_000, help="appends per run (c=1: a tenth)")
     parser.add_argument("--events", type=int, default=1_000_000, help="stored events for the lookups")
+    parser.add_argument(
+        "--preloaded",
+        type=int,
+        default=1_000_000,
+        help="events already stored for one more c=64 run (0: none)",
+    )
     parser.add_argument("--queries", type=int, default=300, help="timed lookups per attribute kind")
     parser.add_argument("--skip-appends", action="store_true")
     parser.add_argument("--skip-lookups", action="store_true")
@@ -366,7 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         tmp = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tk-bench-")))
         if not args.skip_appends:
-            console.print(_append_table(asyncio.run(_appends(kinds, args.appends, tmp, stack))))
+            results = asyncio.run(_appends(kinds, args.appends, args.preloaded, tmp, stack, console))
+            console.print(_append_table(results))
         if not args.skip_lookups:
             console.print(asyncio.run(_lookups(kinds, args.events, args.queries, tmp, stack, console)))
 
