@@ -38,6 +38,15 @@ _KEYED = (
     " AND event_time_ms >= ? AND (event_time_ms, seq) < (?, ?)"
     " ORDER BY event_time_ms DESC, seq DESC LIMIT ?"
 )
+# An event id names one event (the writer refuses repeats), so its few keys are found with one
+# statement that seeks every partition in C, not one statement per partition.
+_ONE_EVENT = (
+    "SELECT event_time_ms, seq FROM lookup_keys"
+    " WHERE part IN (SELECT part FROM lookup_parts WHERE max_time_ms >= ? AND min_time_ms <= ?)"
+    " AND account_id = ? AND region = ? AND kind = ? AND value = ?"
+    " AND event_time_ms >= ? AND (event_time_ms, seq) < (?, ?)"
+    " ORDER BY event_time_ms DESC, seq DESC LIMIT ?"
+)
 # NOT INDEXED: the tail is a short rowid range; the planner would otherwise pick the time
 # index and walk the whole window (measured: 20 ms at 200 000 events). {attribute} is one of
 # _TAIL_ATTRIBUTE: the same match the tail's keys will have.
@@ -89,6 +98,9 @@ def _keyed(
 ) -> list[tuple[int, int]]:
     """(time, seq) of the newest limit + 1 keyed events in the window, walking partitions newest first."""
     wanted = query.limit + 1
+    if kind == KIND["EventId"]:
+        args = [query.start_ms, window[1], query.account_id, query.region, kind, value, *window, wanted]
+        return conn.execute(_ONE_EVENT, args).fetchall()
     found: list[tuple[int, int]] = []
     for part, max_time_ms in conn.execute(_PARTS, (query.start_ms, window[1])).fetchall():
         if len(found) == wanted and found[-1][0] > max_time_ms:

@@ -131,6 +131,31 @@ def test_an_equal_time_in_an_older_partition_still_ranks_by_seq(
     asyncio.run(scenario())
 
 
+def test_an_event_id_is_found_in_any_partition_and_only_in_its_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SqliteStore, "part_events", 2)
+    monkeypatch.setattr(SqliteStore, "max_backlog", 3)
+    monkeypatch.setattr(_group_commit, "IDLE_SECONDS", 3600.0)
+    entries = [make_entry(T0 + t) for t in (7, 3, 9, 1, 5, 8, 2)]  # 6 keyed in 4 partitions, 1 tail
+    path = tmp_path / "j.sqlite3"
+
+    async def scenario() -> None:
+        async with opened(path) as journal:
+            for entry in entries:
+                await journal.append(entry)
+            assert _keyed(path)[0] == 6
+            for seq, entry in enumerate(entries, 1):
+                found = await journal.lookup(query(attribute=("EventId", entry.event_id)))
+                assert [s.seq for s in found.events] == [seq]
+                outside = query(attribute=("EventId", entry.event_id), start_ms=entry.event_time_ms + 1)
+                assert (await journal.lookup(outside)).events == []
+            other = query(attribute=("EventId", entries[0].event_id), account_id="444455556666")
+            assert (await journal.lookup(other)).events == []
+
+    asyncio.run(scenario())
+
+
 def _has(entry: JournalEntry, attribute: tuple[LookupAttribute, str] | None) -> bool:
     if attribute is None:
         return True
