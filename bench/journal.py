@@ -45,6 +45,7 @@ from tests.unit.history.support import lookup
 from tests.unit.journal.support import Backend, backend_of
 from trailkeeper.journal import _pg_schema
 from trailkeeper.journal._pg_rows import insert_events
+from trailkeeper.journal._sqlite_ids import add_ids, fill_missing
 from trailkeeper.journal._sqlite_keys import INSERT_EVENT, INSERT_KEYS, PART_EVENTS, SAVE_PARTS, event_row
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
 
@@ -132,6 +133,7 @@ def _raw_rows_sqlite(path: Path, entries: list[JournalEntry]) -> float:
         chunk = {"after": first, "upto": first + len(rows), "part": PART_EVENTS}
         conn.execute(INSERT_KEYS, chunk)
         conn.execute(SAVE_PARTS, chunk)
+        add_ids(conn, chunk)
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
@@ -272,6 +274,7 @@ def _load_sqlite(path: Path, entries: Iterable[JournalEntry], console: Console) 
         conn.execute(INSERT_KEYS, chunk_of)
         conn.execute(SAVE_PARTS, chunk_of)
     conn.execute("INSERT OR REPLACE INTO counters VALUES ('indexed', ?)", (seq,))
+    fill_missing(conn, PART_EVENTS)  # the partitions' event-id filters, as a journal's writer builds them
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return seq

@@ -75,7 +75,8 @@ INSERT_KEYS = (
 )
 # Widens the time spans of the partitions those keys went to (reads skip partitions by them).
 SAVE_PARTS = (
-    "INSERT INTO lookup_parts SELECT e.seq / :part, min(e.event_time_ms), max(e.event_time_ms)"  # noqa: S608
+    "INSERT INTO lookup_parts (part, min_time_ms, max_time_ms)"  # noqa: S608
+    " SELECT e.seq / :part, min(e.event_time_ms), max(e.event_time_ms)"
     f" FROM events e WHERE e.management = 1 AND {_CHUNK} GROUP BY 1"
     " ON CONFLICT (part) DO UPDATE SET min_time_ms = min(min_time_ms, excluded.min_time_ms),"
     " max_time_ms = max(max_time_ms, excluded.max_time_ms)"

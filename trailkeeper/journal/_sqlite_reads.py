@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from trailkeeper.journal._keys import KIND
+from trailkeeper.journal._sqlite_ids import IdFilters
 from trailkeeper.journal._sqlite_keys import stored
 from trailkeeper.journal._sqlite_schema import COLUMNS, indexed_seq
 from trailkeeper.journal.base import LookupPage, LookupQuery, StoredEvent
@@ -27,23 +28,15 @@ _Row = tuple[Any, ...]
 
 # The partitions whose time span meets the window [start, end], newest first.
 _PARTS = (
-    "SELECT part, max_time_ms FROM lookup_parts WHERE max_time_ms >= ? AND min_time_ms <= ?"
+    "SELECT part, max_time_ms, ids_upto FROM lookup_parts WHERE max_time_ms >= ? AND min_time_ms <= ?"
     " ORDER BY max_time_ms DESC, part"
 )
+_OLDEST_PART = "SELECT coalesce(min(part), 0) FROM lookup_parts"
 # The keyset condition (time, seq) < (?, ?) is a range of the same key the ORDER BY walks.
 # Keys only (the primary key covers them): the page's events are read once the walk is done.
 _KEYED = (
     "SELECT event_time_ms, seq FROM lookup_keys"
     " WHERE part = ? AND account_id = ? AND region = ? AND kind = ? AND value = ?"
-    " AND event_time_ms >= ? AND (event_time_ms, seq) < (?, ?)"
-    " ORDER BY event_time_ms DESC, seq DESC LIMIT ?"
-)
-# An event id names one event (the writer refuses repeats), so its few keys are found with one
-# statement that seeks every partition in C, not one statement per partition.
-_ONE_EVENT = (
-    "SELECT event_time_ms, seq FROM lookup_keys"
-    " WHERE part IN (SELECT part FROM lookup_parts WHERE max_time_ms >= ? AND min_time_ms <= ?)"
-    " AND account_id = ? AND region = ? AND kind = ? AND value = ?"
     " AND event_time_ms >= ? AND (event_time_ms, seq) < (?, ?)"
     " ORDER BY event_time_ms DESC, seq DESC LIMIT ?"
 )
@@ -76,7 +69,7 @@ def snapshot(conn: sqlite3.Connection, read: Callable[[], _T]) -> _T:
         conn.execute("COMMIT")
 
 
-def lookup(conn: sqlite3.Connection, query: LookupQuery) -> LookupPage:
+def lookup(conn: sqlite3.Connection, query: LookupQuery, filters: IdFilters) -> LookupPage:
     key, value = query.attribute or (None, None)
     if key == "ReadOnly" and value not in ("true", "false"):
         return LookupPage([], False)  # exact match: no event has any other ReadOnly value
@@ -86,7 +79,13 @@ def lookup(conn: sqlite3.Connection, query: LookupQuery) -> LookupPage:
     scope = [query.account_id, query.region]
     window = [query.start_ms, *upper]
     indexed = indexed_seq(conn)
-    events = read_seqs(conn, [seq for _, seq in _keyed(conn, query, KIND[key], value or "", window)])
+    parts = conn.execute(_PARTS, (query.start_ms, window[1])).fetchall()
+    if key == "EventId" and value is not None:  # one event: only the partitions whose filter may hold it
+        oldest = conn.execute(_OLDEST_PART).fetchone()[0]
+        maybe = set(filters.candidates(conn, parts, oldest, value))
+        parts = [row for row in parts if row[0] in maybe]
+    keyed = _keyed(conn, query, KIND[key], value or "", window, parts)
+    events = read_seqs(conn, [seq for _, seq in keyed])
     tail_args = [indexed, *scope, *window] + ([] if value is None else [value])
     events += map(stored, conn.execute(_TAIL_ATTRIBUTE[key], tail_args))
     events.sort(key=_newest_first, reverse=True)
@@ -94,15 +93,17 @@ def lookup(conn: sqlite3.Connection, query: LookupQuery) -> LookupPage:
 
 
 def _keyed(
-    conn: sqlite3.Connection, query: LookupQuery, kind: int, value: str, window: list[int]
+    conn: sqlite3.Connection,
+    query: LookupQuery,
+    kind: int,
+    value: str,
+    window: list[int],
+    parts: list[tuple[int, int, int | None]],
 ) -> list[tuple[int, int]]:
-    """(time, seq) of the newest limit + 1 keyed events in the window, walking partitions newest first."""
+    """(time, seq) of the newest limit + 1 keyed events in the window, walking ``parts`` (newest first)."""
     wanted = query.limit + 1
-    if kind == KIND["EventId"]:
-        args = [query.start_ms, window[1], query.account_id, query.region, kind, value, *window, wanted]
-        return conn.execute(_ONE_EVENT, args).fetchall()
     found: list[tuple[int, int]] = []
-    for part, max_time_ms in conn.execute(_PARTS, (query.start_ms, window[1])).fetchall():
+    for part, max_time_ms, _ in parts:
         if len(found) == wanted and found[-1][0] > max_time_ms:
             break  # every partition left is older than all of the page (and its "more" event)
         found += conn.execute(_KEYED, [part, query.account_id, query.region, kind, value, *window, wanted])

@@ -101,11 +101,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     #   and stops once no partition left can hold a newer event (_sqlite_reads).
     # - events loses its UNIQUE index on event_id: random UUIDs put every append on a random page
     #   of it, and the durable commit alone fell from 47 800 to 17 700 appends/s at 1 M events
-    #   (112 000/s without it). EventId becomes a lookup key (kind 8); the writer refuses an
-    #   event id it has seen among the latest appends (_sqlite_writer.RECENT_IDS).
+    #   (112 000/s without it). EventId becomes a lookup key (kind 8), and each partition gets a
+    #   Bloom filter of its ids so that an EventId lookup probes one partition, not all of them
+    #   (_sqlite_ids); the writer refuses an event id among its latest appends (_recent_ids).
     (
+        # ids: a Bloom filter of the partition's event ids (_sqlite_ids), ids_upto: the seq it
+        # was last written at (readers cache filters by it); NULL until the writer builds it.
         """CREATE TABLE lookup_parts (part INTEGER PRIMARY KEY, min_time_ms INTEGER NOT NULL,
-            max_time_ms INTEGER NOT NULL) STRICT""",
+            max_time_ms INTEGER NOT NULL, ids BLOB, ids_upto INTEGER) STRICT""",
         """CREATE TABLE lookup_keys_3 (part INTEGER NOT NULL, account_id TEXT NOT NULL,
             region TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL,
             event_time_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -116,7 +119,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNION ALL SELECT seq / 20000, account_id, region, 8, event_id, event_time_ms, seq FROM events
                 WHERE management = 1 AND seq <= (SELECT value FROM counters WHERE name = 'indexed'))
             ORDER BY 1, 2, 3, 4, 5, 6, 7""",
-        """INSERT INTO lookup_parts SELECT seq / 20000, min(event_time_ms), max(event_time_ms) FROM events
+        """INSERT INTO lookup_parts (part, min_time_ms, max_time_ms)
+            SELECT seq / 20000, min(event_time_ms), max(event_time_ms) FROM events
             WHERE management = 1 AND seq <= (SELECT value FROM counters WHERE name = 'indexed') GROUP BY 1""",
         "DROP TABLE lookup_keys",
         "ALTER TABLE lookup_keys_3 RENAME TO lookup_keys",

@@ -23,6 +23,7 @@ from trailkeeper.journal._entries import decode_entry, encode_entry
 from trailkeeper.journal._group_commit import BatchFailed, ItemError, Kind, Outcome, Work
 from trailkeeper.journal._recent_ids import RecentIds
 from trailkeeper.journal._sqlite_checkpoint import Checkpointer
+from trailkeeper.journal._sqlite_ids import add_ids, fill_missing
 from trailkeeper.journal._sqlite_keys import (
     DELETE_KEY,
     INSERT_EVENT,
@@ -80,6 +81,7 @@ class SqliteStore:
             self._seq, self._indexed = last_seq(conn), indexed_seq(conn)
             self._recent.commit(row[0] for row in conn.execute(_LATEST_IDS, (RECENT_IDS,)))
             self._recover(conn)
+            self._fill_id_filters(conn)
             conns += [connect(self._path, "NORMAL", read_only=True) for _ in range(self._readers)]
             self._checkpointer.start()
         except BaseException:
@@ -119,6 +121,7 @@ class SqliteStore:
             chunk = {"after": self._indexed, "upto": upto, "part": self.part_events}
             conn.execute(INSERT_KEYS, chunk)
             conn.execute(SAVE_PARTS, chunk)
+            add_ids(conn, chunk)
             conn.execute(_SAVE_INDEXED, (upto,))
             conn.execute("COMMIT")
         except sqlite3.Error as err:  # the database cannot write: fail closed
@@ -227,6 +230,13 @@ class SqliteStore:
     def _do_secret(self, conn: sqlite3.Connection, arg: tuple[str, bytes]) -> bytes | None:
         conn.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)", arg)
         return select_secret(conn, arg[0])
+
+    def _fill_id_filters(self, conn: sqlite3.Connection) -> None:
+        """Partitions keyed before they had id filters (a migrated journal) get theirs now,
+        before any catch-up adds to them."""
+        conn.execute("BEGIN IMMEDIATE")
+        fill_missing(conn, self.part_events)
+        conn.execute("COMMIT")
 
     def _recover(self, conn: sqlite3.Connection) -> None:
         """Turn reservations left by a crash into events: the outcome of those calls is unknown."""

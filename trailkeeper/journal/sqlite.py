@@ -23,6 +23,7 @@ from trailkeeper.journal import _sqlite_reads as reads
 from trailkeeper.journal._entries import epoch_ms
 from trailkeeper.journal._group_commit import GroupCommitter, Kind
 from trailkeeper.journal._readers import ReaderPool
+from trailkeeper.journal._sqlite_ids import IdFilters
 from trailkeeper.journal._sqlite_schema import SYNCHRONOUS, last_seq
 from trailkeeper.journal._sqlite_writer import SqliteStore, select_secret
 from trailkeeper.journal.base import JournalEntry, LookupPage, LookupQuery, StoredEvent
@@ -51,6 +52,7 @@ class SqliteJournal:
             self._store, self.describe(), max_items=_MAX_BATCH_ITEMS, max_bytes=_MAX_BATCH_BYTES
         )
         self._readers: ReaderPool[sqlite3.Connection] | None = None
+        self._ids = IdFilters()  # partitions' event-id filters, cached across lookups
         self._secrets: dict[str, bytes] = {}
         self._closed = False
         self._space = (float("-inf"), True)  # (monotonic time of the check, enough free space)
@@ -106,7 +108,9 @@ class SqliteJournal:
         return self._secrets[name]
 
     async def lookup(self, query: LookupQuery) -> LookupPage:
-        return await self._read(lambda conn: reads.snapshot(conn, lambda: reads.lookup(conn, query)))
+        return await self._read(
+            lambda conn: reads.snapshot(conn, lambda: reads.lookup(conn, query, self._ids))
+        )
 
     async def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
         # Seqs are handed out in commit order by the one writer, so a committed seq means every

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trailkeeper.journal import _group_commit
+from trailkeeper.journal._sqlite_ids import may_hold, positions
 from trailkeeper.journal._sqlite_schema import MIGRATIONS
 from trailkeeper.journal._sqlite_writer import SqliteStore
 from trailkeeper.journal.base import JournalEntry, LookupAttribute
@@ -297,7 +298,10 @@ def test_migration_3_partitions_a_version_2_journal(tmp_path: Path) -> None:
                     "SELECT name FROM sqlite_master WHERE tbl_name = 'events' AND type = 'index'"
                 )
                 assert [row[0] for row in indexes] == ["events_by_age"]
-                assert db.execute("SELECT * FROM lookup_parts").fetchall() == [(0, T0 + 1, T0 + 4)]
+                parts = db.execute("SELECT part, min_time_ms, max_time_ms, ids_upto FROM lookup_parts")
+                assert parts.fetchall() == [(0, T0 + 1, T0 + 4, -1)]  # its id filter built at the start
+                (ids,) = db.execute("SELECT ids FROM lookup_parts").fetchone()
+                assert all(may_hold(ids, positions(f"id-{seq}")) for seq in range(1, 5))
             for attribute in (None, ("ResourceName", "sales"), ("Username", "alice")):
                 found = await journal.lookup(query(attribute=attribute))
                 assert [s.seq for s in found.events] == [5, 4, 3, 2, 1]
