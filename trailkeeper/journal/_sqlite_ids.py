@@ -25,6 +25,7 @@ _HASHES = 7  # 7 slices of 18 fit the 128 digest bits; (1 - e^(-7 · 20 000 / 2^
 _CHUNK_IDS = "SELECT seq / :part, event_id FROM events WHERE management = 1 AND seq > :after AND seq <= :upto"
 _LOAD = "SELECT ids FROM lookup_parts WHERE part = ?"
 _SAVE = "UPDATE lookup_parts SET ids = ?, ids_upto = ? WHERE part = ?"
+_READ = "SELECT ids_upto, ids FROM lookup_parts WHERE part = ?"
 
 
 def positions(event_id: str) -> list[int]:
@@ -91,8 +92,9 @@ class IdFilters:
             for gone in [part for part in self._filters if part < oldest]:
                 del self._filters[gone]
             known = {part: self._filters.get(part) for part, _, _ in parts}
+        # One query per stale filter: all of them on the first lookup, then mostly the newest one.
         stale = [part for part, _, upto in parts if (known[part] or (None, None))[0] != upto]
-        fresh = {part: (upto, ids) for part, upto, ids in _fetch(conn, stale)}
+        fresh = {part: conn.execute(_READ, (part,)).fetchone() for part in stale}
         with self._lock:
             self._filters.update(fresh)
         known.update(fresh)
@@ -101,13 +103,3 @@ class IdFilters:
             part for part, _, _ in parts
             if (entry := known[part]) is None or entry[1] is None or may_hold(entry[1], bits)
         ]  # fmt: skip
-
-
-def _fetch(conn: sqlite3.Connection, parts: list[int]) -> list[tuple[int, int | None, bytes | None]]:
-    rows: list[tuple[int, int | None, bytes | None]] = []
-    for i in range(0, len(parts), 500):  # SQLite limits the number of parameters
-        chunk = parts[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT part, ids_upto, ids FROM lookup_parts WHERE part IN ({marks})"  # noqa: S608
-        rows += conn.execute(sql, chunk).fetchall()
-    return rows
